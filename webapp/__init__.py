@@ -1,0 +1,72 @@
+"""livepolls: the app factory."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from quart import Quart
+from quart_schema import Info, QuartSchema
+from werkzeug.routing import IntegerConverter
+
+from webapp import db
+from webapp.config import Settings
+from webapp.passwords import Passwords
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class IdConverter(IntegerConverter):
+    """A database id: 1 to 2**31-1; anything else does not match the route (404)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, min=1, max=2**31 - 1)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Quart:
+    """Build the app: settings from the environment, then any overrides (tests)."""
+    settings = dataclasses.replace(Settings.from_env(), **(overrides or {}))
+    app = Quart(
+        __name__,
+        static_folder=str(ROOT / "static"),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        BODY_TIMEOUT=10,
+    )
+    app.url_map.converters["id"] = IdConverter
+    app.extensions["settings"] = settings
+    app.extensions["passwords"] = Passwords(
+        settings.password_time_cost, settings.password_memory_kib, settings.password_concurrency
+    )
+    QuartSchema(
+        app,
+        info=Info(title="livepolls API", version="1.0.0"),
+        openapi_path="/openapi.json",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        swagger_ui_path=None,
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        conversion_preference="pydantic",
+    )
+
+    from webapp import docs
+    from webapp.api import blueprint as api_blueprint
+    from webapp.api import problems
+
+    app.register_blueprint(api_blueprint)
+    app.register_blueprint(docs.blueprint)
+    problems.register(app)
+
+    @app.before_serving
+    async def open_database() -> None:
+        await db.start(settings.db_pool_size)
+
+    @app.after_serving
+    async def close_database() -> None:
+        await db.stop()
+
+    return app

@@ -1,0 +1,90 @@
+"""Accounts and bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from piccolo.query.functions.string import Lower
+
+from webapp.db import is_unique_violation
+from webapp.errors import Conflict, Unauthorized
+from webapp.passwords import Passwords
+from webapp.tables import AuthToken, User
+
+
+@dataclass
+class Account:
+    id: int
+    name: str
+    email: str
+    created_at: datetime
+
+
+USER_COLUMNS = (User.id, User.name, User.email, User.created_at)
+
+
+def _account(row: dict) -> Account:
+    return Account(id=row["id"], name=row["name"], email=row["email"], created_at=row["created_at"])
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_user(passwords: Passwords, name: str, email: str, password: str) -> Account:
+    """Create an account; a taken email (in any case) raises Conflict."""
+    password_hash = await passwords.hash(password)
+    user = User(name=name, email=email, password_hash=password_hash)
+    try:
+        await user.save()
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise Conflict("An account with this email already exists.") from exc
+        raise
+    row = await User.select(*USER_COLUMNS).where(User.id == user.id).first()
+    assert row is not None
+    return _account(row)
+
+
+async def get_account(user_id: int) -> Account | None:
+    row = await User.select(*USER_COLUMNS).where(User.id == user_id).first()
+    return _account(row) if row else None
+
+
+async def authenticate(passwords: Passwords, email: str, password: str) -> Account:
+    """The account for these credentials; an unknown email and a wrong password fail alike."""
+    row = await User.select(*USER_COLUMNS, User.password_hash).where(
+        Lower(User.email) == email.lower()
+    ).first()
+    if not await passwords.verify(row["password_hash"] if row else None, password) or not row:
+        raise Unauthorized("Wrong email or password.")
+    if passwords.needs_rehash(row["password_hash"]):
+        new_hash = await passwords.hash(password)
+        await User.update({User.password_hash: new_hash}).where(User.id == row["id"])
+    return _account(row)
+
+
+async def issue_token(user_id: int, ttl: timedelta) -> str:
+    token = secrets.token_urlsafe(32)
+    await AuthToken.insert(
+        AuthToken(token_hash=_digest(token), user=user_id, expires_at=datetime.now(UTC) + ttl)
+    )
+    return token
+
+
+async def account_for_token(token: str) -> Account | None:
+    row = (
+        await AuthToken.select(AuthToken.user.id, AuthToken.expires_at)
+        .where(AuthToken.token_hash == _digest(token))
+        .first()
+    )
+    if row is None or row["expires_at"] <= datetime.now(UTC):
+        return None
+    return await get_account(row["user.id"])
+
+
+async def revoke_token(token: str) -> None:
+    await AuthToken.delete().where(AuthToken.token_hash == _digest(token))

@@ -1,0 +1,49 @@
+"""Bearer-token authentication for the JSON API."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from quart import g, request
+from quart_schema import security_scheme
+
+from webapp.accounts import Account, account_for_token
+from webapp.errors import Unauthorized
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+BEARER = [{"bearer": []}]
+
+
+def bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def current_account() -> Account | None:
+    """The caller, or None when no credentials were sent; a bad token is a 401, not anonymity."""
+    if "account" not in g:
+        token = bearer_token()
+        account = await account_for_token(token) if token else None
+        if token and account is None:
+            raise Unauthorized("The token is invalid, expired or revoked.")
+        g.account = account
+    return g.account
+
+
+def login_required(handler: F) -> F:
+    """Reject anonymous callers with 401 before the body is read; pass `account` in."""
+
+    @security_scheme(BEARER)
+    @wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        account = await current_account()
+        if account is None:
+            raise Unauthorized("Sign in: send 'Authorization: Bearer <token>'.")
+        return await handler(*args, account=account, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

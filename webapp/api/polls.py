@@ -1,0 +1,117 @@
+"""Polls: create, list, read, edit, publish, close, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from quart import Blueprint, url_for
+from quart_schema import validate_querystring, validate_request, validate_response
+
+from webapp import polls
+from webapp.accounts import Account
+from webapp.api.auth import current_account, login_required
+from webapp.api.models import OptionText, QuestionText, StrictModel
+from webapp.errors import Unauthorized
+from webapp.polls import PollChanges, PollPage, PollView
+
+blueprint = Blueprint("polls", __name__)
+
+MIN_OPTIONS = 2
+MAX_OPTIONS = 20
+Options = Annotated[list[OptionText], Field(min_length=MIN_OPTIONS, max_length=MAX_OPTIONS)]
+
+
+def _distinct(options: list[str] | None) -> list[str] | None:
+    if options is not None and len({o.casefold() for o in options}) != len(options):
+        raise ValueError("options must be distinct")
+    return options
+
+
+class PollCreate(StrictModel):
+    question: QuestionText
+    options: Options
+    is_published: bool = False
+    allows_multiple: bool = False
+
+    _distinct_options = field_validator("options")(_distinct)
+
+
+class PollUpdate(StrictModel):
+    question: QuestionText | None = None
+    options: Options | None = None
+    allows_multiple: bool | None = None
+    is_published: bool | None = None
+    closed: bool | None = None
+
+    _distinct_options = field_validator("options")(_distinct)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> PollUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        return self
+
+
+class PollQuery(BaseModel):
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    cursor: Annotated[str | None, Field(pattern=r"^[0-9]{1,10}$")] = None
+    mine: bool = False
+
+
+@blueprint.post("/polls")
+@login_required
+@validate_request(PollCreate)
+@validate_response(PollView, 201)
+async def post_poll(data: PollCreate, account: Account) -> tuple[PollView, int, dict[str, str]]:
+    """Create a poll (a draft unless is_published)."""
+    poll = await polls.create_poll(
+        account.id,
+        data.question,
+        data.options,
+        is_published=data.is_published,
+        allows_multiple=data.allows_multiple,
+    )
+    return poll, 201, {"Location": url_for("api.polls.get_poll", poll_id=poll.id)}
+
+
+@blueprint.get("/polls")
+@validate_querystring(PollQuery)
+@validate_response(PollPage)
+async def list_polls(query_args: PollQuery) -> PollPage:
+    """Published polls, newest first; with mine=true, the caller's own including drafts."""
+    account = await current_account()
+    if query_args.mine and account is None:
+        raise Unauthorized("Sign in to list your own polls.")
+    return await polls.list_polls(
+        account.id if account else None,
+        mine=query_args.mine,
+        limit=query_args.limit,
+        before_id=int(query_args.cursor) if query_args.cursor else None,
+    )
+
+
+@blueprint.get("/polls/<id:poll_id>")
+@validate_response(PollView)
+async def get_poll(poll_id: int) -> PollView:
+    """A poll with its options and counts. Drafts are visible only to their creator."""
+    account = await current_account()
+    return await polls.get_poll(poll_id, account.id if account else None)
+
+
+@blueprint.patch("/polls/<id:poll_id>")
+@login_required
+@validate_request(PollUpdate)
+@validate_response(PollView)
+async def patch_poll(poll_id: int, data: PollUpdate, account: Account) -> PollView:
+    """Edit a draft, publish, close (closed: true) or reopen (closed: false)."""
+    changes = PollChanges(**data.model_dump(exclude_unset=True))
+    return await polls.update_poll(poll_id, account.id, changes)
+
+
+@blueprint.delete("/polls/<id:poll_id>")
+@login_required
+async def delete_poll(poll_id: int, account: Account) -> tuple[str, int]:
+    """Delete a poll with its options and votes."""
+    await polls.delete_poll(poll_id, account.id)
+    return "", 204

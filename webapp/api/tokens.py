@@ -1,0 +1,55 @@
+"""Bearer tokens: sign in and sign out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field
+from quart import Blueprint, current_app
+from quart_schema import validate_request, validate_response
+
+from webapp import accounts
+from webapp.accounts import Account
+from webapp.api.auth import bearer_token, login_required
+from webapp.api.models import StrictModel
+from webapp.passwords import MAX_LENGTH
+from webapp.tables import EMAIL_MAX
+
+blueprint = Blueprint("tokens", __name__)
+
+
+class TokenCreate(StrictModel):
+    email: Annotated[str, Field(min_length=1, max_length=EMAIL_MAX)]
+    password: Annotated[str, Field(min_length=1, max_length=MAX_LENGTH)]
+
+
+@dataclass
+class TokenIssued:
+    token: str
+    token_type: Literal["bearer"]
+    user: Account
+
+
+@blueprint.post("/auth/tokens")
+@validate_request(TokenCreate)
+@validate_response(TokenIssued, 201)
+async def post_token(data: TokenCreate) -> tuple[TokenIssued, int]:
+    """Exchange email and password for a bearer token."""
+    account = await accounts.authenticate(
+        current_app.extensions["passwords"], data.email.strip(), data.password
+    )
+    settings = current_app.extensions["settings"]
+    token = await accounts.issue_token(account.id, timedelta(days=settings.token_ttl_days))
+    return TokenIssued(token=token, token_type="bearer", user=account), 201
+
+
+@blueprint.delete("/auth/tokens/current")
+@login_required
+async def delete_current_token(account: Account) -> tuple[str, int]:
+    """Revoke the token this request carries."""
+    token = bearer_token()
+    assert token is not None
+    await accounts.revoke_token(token)
+    return "", 204

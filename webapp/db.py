@@ -1,0 +1,75 @@
+"""The database engine chosen by DATABASE_URL, and the few helpers that differ per engine."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://"))
+
+
+def make_engine(url: str) -> Engine:
+    """PostgreSQL for postgres:// URLs, otherwise a SQLite file."""
+    if is_postgres_url(url):
+        return PostgresEngine(config={"dsn": url})
+    if not url.startswith(SQLITE_PREFIX):
+        raise ValueError(f"unsupported DATABASE_URL {url!r}: use postgresql://... or sqlite:///path")
+    path = Path(url.removeprefix(SQLITE_PREFIX))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A generous timeout: concurrent writers queue on SQLite's single write lock.
+    return SQLiteEngine(path=str(path), timeout=30)
+
+
+def engine() -> Engine:
+    from piccolo_conf import DB
+
+    return DB
+
+
+def is_postgres() -> bool:
+    return isinstance(engine(), PostgresEngine)
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[Any]:
+    """A transaction for read-then-write work: IMMEDIATE on SQLite, so it takes the lock up front."""
+    db = engine()
+    if isinstance(db, SQLiteEngine):
+        async with db.transaction(transaction_type=TransactionType.immediate) as txn:
+            yield txn
+    else:
+        async with db.transaction() as txn:
+            yield txn
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+
+async def start(pool_size: int) -> None:
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.start_connection_pool(min_size=1, max_size=pool_size)
+    elif isinstance(db, SQLiteEngine):
+        # WAL lets readers carry on while one writer commits.
+        await db.run_ddl("PRAGMA journal_mode=WAL")
+
+
+async def stop() -> None:
+    db = engine()
+    if isinstance(db, PostgresEngine) and db.pool is not None:
+        await db.close_connection_pool()

@@ -1,0 +1,76 @@
+"""Piccolo tables. The schema itself is created only by piccolo_migrations/."""
+
+from piccolo.columns import (
+    M2M,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LazyTableReference,
+    OnDelete,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+NAME_MAX = 100
+EMAIL_MAX = 254
+QUESTION_MAX = 300
+OPTION_MAX = 200
+
+
+class User(Table, tablename="app_user"):
+    """An account. Emails are unique regardless of case (a unique index on lower(email))."""
+
+    name = Varchar(length=NAME_MAX)
+    email = Varchar(length=EMAIL_MAX)
+    password_hash = Varchar(length=255, secret=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    options = M2M(LazyTableReference("Vote", module_path=__name__))
+
+
+class AuthToken(Table):
+    """A bearer token, stored only as its SHA-256 digest."""
+
+    token_hash = Varchar(length=64, unique=True)
+    user = ForeignKey(User, on_delete=OnDelete.cascade, null=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+
+
+class Poll(Table):
+    """A question with options; `voters` and `seq` are kept by the vote transaction."""
+
+    question = Varchar(length=QUESTION_MAX)
+    is_published = Boolean(default=False)
+    allows_multiple = Boolean(default=False)
+    creator = ForeignKey(User, on_delete=OnDelete.cascade, null=False, index=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+    closed_at = Timestamptz(null=True, default=None)
+    voters = Integer(default=0)
+    seq = Integer(default=0)
+
+
+class PollOption(Table):
+    """One choice of a poll; `votes` is its running count."""
+
+    text = Varchar(length=OPTION_MAX)
+    position = Integer()
+    poll = ForeignKey(Poll, on_delete=OnDelete.cascade, null=False, index=True)
+    votes = Integer(default=0)
+    voters = M2M(LazyTableReference("Vote", module_path=__name__))
+
+
+class Vote(Table):
+    """The M2M joining table between User and PollOption.
+
+    `poll` and `single_choice` are copies that let unique indexes enforce the invariants:
+    one vote per (user, option), and one per (user, poll) where the poll is single-choice.
+    """
+
+    user = ForeignKey(User, on_delete=OnDelete.cascade, null=False)
+    option = ForeignKey(PollOption, on_delete=OnDelete.cascade, null=False)
+    poll = ForeignKey(Poll, on_delete=OnDelete.cascade, null=False)
+    single_choice = Boolean()
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,114 @@
+"""Casting and withdrawing votes.
+
+Every change locks the poll's row first, so changes to one poll are serialised: the running
+counts stay exact and a vote never lands after the poll closes. Unique indexes on the vote
+table enforce one vote per option and, for single-choice polls, one per poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from webapp import events
+from webapp.db import write_transaction
+from webapp.errors import Conflict, Invalid
+from webapp.polls import Results, poll_row, results_for_row
+from webapp.tables import Poll, PollOption, User, Vote
+
+
+async def _open_poll(poll_id: int, user_id: int) -> dict[str, Any]:
+    row = await poll_row(poll_id, user_id, lock=True)
+    if not row["is_published"]:
+        raise Conflict("This poll is a draft: publish it before voting.")
+    if row["closed_at"] is not None:
+        raise Conflict("This poll is closed.")
+    return row
+
+
+async def _check_option(poll_id: int, option_id: int) -> None:
+    owner = await PollOption.select(PollOption.poll).where(PollOption.id == option_id).first()
+    if owner is None or owner["poll"] != poll_id:
+        raise Invalid("option_id", "This option does not belong to this poll.")
+
+
+async def _my_options(user_id: int, poll_id: int) -> list[int]:
+    rows = await Vote.select(Vote.option).where(Vote.user == user_id, Vote.poll == poll_id)
+    return [row["option"] for row in rows]
+
+
+async def _count(option_ids: Iterable[int], delta: int) -> None:
+    ids = list(option_ids)
+    if ids:
+        await PollOption.update({PollOption.votes: PollOption.votes + delta}).where(
+            PollOption.id.is_in(ids)
+        )
+
+
+def _user(user_id: int) -> User:
+    return User(id=user_id, _exists_in_db=True, _ignore_missing=True)
+
+
+def _options(option_ids: Iterable[int]) -> list[PollOption]:
+    return [PollOption(id=option_id, _exists_in_db=True, _ignore_missing=True) for option_id in option_ids]
+
+
+async def _finish(row: dict[str, Any], voters_delta: int) -> Results:
+    await Poll.update({Poll.seq: Poll.seq + 1, Poll.voters: Poll.voters + voters_delta}).where(
+        Poll.id == row["id"]
+    )
+    return await results_for_row({**row, "voters": row["voters"] + voters_delta})
+
+
+async def cast_vote(user_id: int, poll_id: int, option_id: int) -> tuple[Results, bool]:
+    """Vote for an option; returns the results and whether anything changed.
+
+    In a single-choice poll a vote for another option replaces the earlier one.
+    """
+    async with write_transaction():
+        row = await _open_poll(poll_id, user_id)
+        await _check_option(poll_id, option_id)
+        mine = await _my_options(user_id, poll_id)
+        if option_id in mine:
+            return await results_for_row(row), False
+        replaced = [] if row["allows_multiple"] else mine
+        if replaced:
+            await _user(user_id).remove_m2m(*_options(replaced), m2m=User.options)
+            await _count(replaced, -1)
+        await _user(user_id).add_m2m(
+            *_options([option_id]),
+            m2m=User.options,
+            # Vote's foreign keys are NOT NULL, so the row is built complete before add_m2m fills them.
+            extra_column_values={
+                Vote.user: user_id,
+                Vote.option: option_id,
+                Vote.poll: poll_id,
+                Vote.single_choice: not row["allows_multiple"],
+            },
+        )
+        await _count([option_id], +1)
+        result = await _finish(row, 0 if mine else 1)
+    events.poll_changed(poll_id, "results")
+    return result, True
+
+
+async def withdraw_votes(user_id: int, poll_id: int, option_id: int | None = None) -> None:
+    """Withdraw one choice (option_id) or all of the user's choices in the poll."""
+    async with write_transaction():
+        row = await _open_poll(poll_id, user_id)
+        if option_id is not None:
+            await _check_option(poll_id, option_id)
+        mine = await _my_options(user_id, poll_id)
+        removed = [o for o in mine if option_id is None or o == option_id]
+        if not removed:
+            return
+        await _user(user_id).remove_m2m(*_options(removed), m2m=User.options)
+        await _count(removed, -1)
+        await _finish(row, -1 if len(removed) == len(mine) else 0)
+    events.poll_changed(poll_id, "results")
+
+
+async def my_choices(user_id: int, poll_id: int) -> list[int]:
+    """The options the user currently has a vote on in this poll."""
+    await poll_row(poll_id, user_id)
+    return sorted(await _my_options(user_id, poll_id))
