@@ -48,6 +48,7 @@ def choose() -> tuple[str, str]:
             return "postgres", url
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             if wanted == "postgres":
-                raise SystemExit(f"LIVEPOLLS_TEST_DB=postgres but {url} is unreachable: {exc}")
+                message = f"LIVEPOLLS_TEST_DB=postgres but {url} is unreachable: {exc}"
+                raise SystemExit(message) from exc
     folder = tempfile.mkdtemp(prefix="livepolls-test-")
     return "sqlite", f"sqlite:///{folder}/test.sqlite3"

@@ -56,9 +56,11 @@ async def get_account(user_id: int) -> Account | None:
 
 async def authenticate(passwords: Passwords, email: str, password: str) -> Account:
     """The account for these credentials; an unknown email and a wrong password fail alike."""
-    row = await User.select(*USER_COLUMNS, User.password_hash).where(
-        Lower(User.email) == email.lower()
-    ).first()
+    row = (
+        await User.select(*USER_COLUMNS, User.password_hash)
+        .where(Lower(User.email) == email.lower())
+        .first()
+    )
     if not await passwords.verify(row["password_hash"] if row else None, password) or not row:
         raise Unauthorized("Wrong email or password.")
     if passwords.needs_rehash(row["password_hash"]):

@@ -25,7 +25,9 @@ def make_engine(url: str) -> Engine:
     if is_postgres_url(url):
         return PostgresEngine(config={"dsn": url})
     if not url.startswith(SQLITE_PREFIX):
-        raise ValueError(f"unsupported DATABASE_URL {url!r}: use postgresql://... or sqlite:///path")
+        raise ValueError(
+            f"unsupported DATABASE_URL {url!r}: use postgresql://... or sqlite:///path"
+        )
     path = Path(url.removeprefix(SQLITE_PREFIX))
     path.parent.mkdir(parents=True, exist_ok=True)
     # A generous timeout: concurrent writers queue on SQLite's single write lock.
@@ -44,7 +46,7 @@ def is_postgres() -> bool:
 
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[Any]:
-    """A transaction for read-then-write work: IMMEDIATE on SQLite, so it takes the lock up front."""
+    """A transaction for read-then-write work: IMMEDIATE on SQLite, taking the lock up front."""
     db = engine()
     if isinstance(db, SQLiteEngine):
         async with db.transaction(transaction_type=TransactionType.immediate) as txn:

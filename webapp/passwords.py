@@ -1,4 +1,4 @@
-"""argon2id hashing off the event loop, with bounded concurrency (each hash costs CPU and memory)."""
+"""argon2id hashing off the event loop, with bounded concurrency (hashes cost CPU and memory)."""
 
 from __future__ import annotations
 

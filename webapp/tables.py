@@ -7,6 +7,7 @@ from piccolo.columns import (
     Integer,
     LazyTableReference,
     OnDelete,
+    Serial,
     Timestamptz,
     Varchar,
 )
@@ -22,6 +23,8 @@ OPTION_MAX = 200
 class User(Table, tablename="app_user"):
     """An account. Emails are unique regardless of case (a unique index on lower(email))."""
 
+    id = Serial(primary_key=True)
+
     name = Varchar(length=NAME_MAX)
     email = Varchar(length=EMAIL_MAX)
     password_hash = Varchar(length=255, secret=True)
@@ -32,6 +35,8 @@ class User(Table, tablename="app_user"):
 class AuthToken(Table):
     """A bearer token, stored only as its SHA-256 digest."""
 
+    id = Serial(primary_key=True)
+
     token_hash = Varchar(length=64, unique=True)
     user = ForeignKey(User, on_delete=OnDelete.cascade, null=False)
     created_at = Timestamptz(default=TimestamptzNow())
@@ -40,6 +45,8 @@ class AuthToken(Table):
 
 class Poll(Table):
     """A question with options; `voters` and `seq` are kept by the vote transaction."""
+
+    id = Serial(primary_key=True)
 
     question = Varchar(length=QUESTION_MAX)
     is_published = Boolean(default=False)
@@ -54,6 +61,8 @@ class Poll(Table):
 
 class PollOption(Table):
     """One choice of a poll; `votes` is its running count."""
+
+    id = Serial(primary_key=True)
 
     text = Varchar(length=OPTION_MAX)
     position = Integer()

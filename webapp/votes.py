@@ -50,7 +50,10 @@ def _user(user_id: int) -> User:
 
 
 def _options(option_ids: Iterable[int]) -> list[PollOption]:
-    return [PollOption(id=option_id, _exists_in_db=True, _ignore_missing=True) for option_id in option_ids]
+    return [
+        PollOption(id=option_id, _exists_in_db=True, _ignore_missing=True)
+        for option_id in option_ids
+    ]
 
 
 async def _finish(row: dict[str, Any], voters_delta: int) -> Results:
@@ -78,7 +81,7 @@ async def cast_vote(user_id: int, poll_id: int, option_id: int) -> tuple[Results
         await _user(user_id).add_m2m(
             *_options([option_id]),
             m2m=User.options,
-            # Vote's foreign keys are NOT NULL, so the row is built complete before add_m2m fills them.
+            # Vote's foreign keys are NOT NULL: give add_m2m a complete row to fill in.
             extra_column_values={
                 Vote.user: user_id,
                 Vote.option: option_id,

@@ -14,7 +14,7 @@ from webapp.errors import Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def bearer_token() -> str | None:

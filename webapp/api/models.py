@@ -10,7 +10,9 @@ from webapp.tables import NAME_MAX, OPTION_MAX, QUESTION_MAX
 
 MAX_ID = 2**31 - 1
 
-NameText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
+NameText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)
+]
 QuestionText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=QUESTION_MAX)
 ]

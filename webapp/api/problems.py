@@ -58,12 +58,16 @@ def register(app: Quart) -> None:
     @app.errorhandler(RequestSchemaValidationError)
     async def body_invalid(error: RequestSchemaValidationError) -> Response:
         errors = _field_errors(error.validation_error)
-        return problem(422, "Validation failed", "The request body is not valid.", "validation", errors)
+        return problem(
+            422, "Validation failed", "The request body is not valid.", "validation", errors
+        )
 
     @app.errorhandler(QuerystringValidationError)
     async def query_invalid(error: QuerystringValidationError) -> Response:
         errors = _field_errors(error.validation_error)
-        return problem(422, "Validation failed", "The query string is not valid.", "validation", errors)
+        return problem(
+            422, "Validation failed", "The query string is not valid.", "validation", errors
+        )
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Any:
@@ -76,5 +80,6 @@ def register(app: Quart) -> None:
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem(500, "Internal server error", "Something went wrong on our side.", "internal")
-
+        return problem(
+            500, "Internal server error", "Something went wrong on our side.", "internal"
+        )
