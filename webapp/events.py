@@ -1,12 +1,11 @@
-"""After-commit change notices. The live hub subscribes; the domain layer only announces."""
+"""After-commit change notices. The live layer subscribes; the domain layer only announces."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
-ChangeKind = Literal["results", "poll", "deleted"]
-Listener = Callable[[int, ChangeKind], None]
+# (poll_id, seq): seq is the poll's new sequence number, None when the poll was deleted.
+Listener = Callable[[int, int | None], None]
 
 _listeners: list[Listener] = []
 
@@ -16,7 +15,7 @@ def subscribe(listener: Listener) -> Callable[[], None]:
     return lambda: _listeners.remove(listener)
 
 
-def poll_changed(poll_id: int, kind: ChangeKind) -> None:
-    """Announce a committed change; listeners must not block."""
+def poll_changed(poll_id: int, seq: int | None) -> None:
+    """Announce a committed change to a poll; listeners must not block."""
     for listener in list(_listeners):
-        listener(poll_id, kind)
+        listener(poll_id, seq)

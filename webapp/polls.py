@@ -25,6 +25,8 @@ class Results:
     options: list[OptionResult]
     total_votes: int
     voters: int
+    seq: int
+    closed: bool
 
 
 @dataclass
@@ -85,12 +87,16 @@ POLL_COLUMNS = (
 )
 
 
-async def poll_row(poll_id: int, viewer_id: int | None, *, lock: bool = False) -> dict[str, Any]:
-    """The poll's row, as this viewer may see it: a draft is visible only to its creator."""
+async def load_row(poll_id: int, *, lock: bool = False) -> dict[str, Any] | None:
     query = Poll.select(*POLL_COLUMNS).where(Poll.id == poll_id)
     if lock and is_postgres():  # SQLite's IMMEDIATE transaction already holds the write lock
         query = query.lock_rows()
-    row = await query.first()
+    return await query.first()
+
+
+async def poll_row(poll_id: int, viewer_id: int | None, *, lock: bool = False) -> dict[str, Any]:
+    """The poll's row, as this viewer may see it: a draft is visible only to its creator."""
+    row = await load_row(poll_id, lock=lock)
     if row is None or (not row["is_published"] and row["creator"] != viewer_id):
         raise NotFound("No such poll.")
     return row
@@ -146,18 +152,40 @@ async def get_poll(poll_id: int, viewer_id: int | None) -> PollView:
 
 
 async def results(poll_id: int, viewer_id: int | None) -> Results:
-    """The one place a poll's results are computed: from the running counts, never a scan."""
-    row = await poll_row(poll_id, viewer_id)
-    return await results_for_row(row)
+    await poll_row(poll_id, viewer_id)
+    found = await current_results(poll_id)
+    if found is None:
+        raise NotFound("No such poll.")
+    return found
 
 
-async def results_for_row(row: dict[str, Any]) -> Results:
-    options = (await _options([row["id"]]))[row["id"]]
+async def current_results(poll_id: int) -> Results | None:
+    """The one place a poll's results are computed: from the running counts, never a scan.
+
+    One statement reads the options with their poll's row, so counts, voters and seq agree.
+    """
+    rows = (
+        await PollOption.select(
+            PollOption.id,
+            PollOption.text,
+            PollOption.votes,
+            PollOption.poll.voters.as_alias("voters"),
+            PollOption.poll.seq.as_alias("seq"),
+            PollOption.poll.closed_at.as_alias("closed_at"),
+        )
+        .where(PollOption.poll == poll_id)
+        .order_by(PollOption.position)
+    )
+    if not rows:
+        return None
+    first = rows[0]
     return Results(
-        poll_id=row["id"],
-        options=[OptionResult(option.id, option.text, option.votes) for option in options],
-        total_votes=sum(option.votes for option in options),
-        voters=row["voters"],
+        poll_id=poll_id,
+        options=[OptionResult(row["id"], row["text"], row["votes"]) for row in rows],
+        total_votes=sum(row["votes"] for row in rows),
+        voters=first["voters"],
+        seq=first["seq"],
+        closed=first["closed_at"] is not None,
     )
 
 
@@ -213,11 +241,12 @@ async def update_poll(poll_id: int, user_id: int, changes: PollChanges) -> PollV
         if changes.options is not None:
             await PollOption.delete().where(PollOption.poll == poll_id)
             await _insert_options(poll_id, changes.options)
-        if values or changes.options is not None:
-            values[Poll.updated_at] = datetime.now(UTC)
-            values[Poll.seq] = Poll.seq + 1
-            await Poll.update(values).where(Poll.id == poll_id)
-    events.poll_changed(poll_id, "poll")
+        if not values and changes.options is None:
+            return await get_poll(poll_id, user_id)
+        values[Poll.updated_at] = datetime.now(UTC)
+        values[Poll.seq] = Poll.seq + 1
+        rows = await Poll.update(values).where(Poll.id == poll_id).returning(Poll.seq)
+    events.poll_changed(poll_id, int(rows[0]["seq"]))
     return await get_poll(poll_id, user_id)
 
 
@@ -255,4 +284,4 @@ async def delete_poll(poll_id: int, user_id: int) -> None:
         if row["creator"] != user_id:
             raise Forbidden("Only the poll's creator can delete it.")
         await Poll.delete().where(Poll.id == poll_id)
-    events.poll_changed(poll_id, "deleted")
+    events.poll_changed(poll_id, None)

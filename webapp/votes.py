@@ -13,7 +13,7 @@ from typing import Any
 from webapp import events
 from webapp.db import write_transaction
 from webapp.errors import Conflict, Invalid
-from webapp.polls import Results, poll_row, results_for_row
+from webapp.polls import Results, current_results, poll_row
 from webapp.tables import Poll, PollOption, User, Vote
 
 
@@ -56,11 +56,20 @@ def _options(option_ids: Iterable[int]) -> list[PollOption]:
     ]
 
 
-async def _finish(row: dict[str, Any], voters_delta: int) -> Results:
-    await Poll.update({Poll.seq: Poll.seq + 1, Poll.voters: Poll.voters + voters_delta}).where(
-        Poll.id == row["id"]
+async def _results(poll_id: int) -> Results:
+    found = await current_results(poll_id)
+    assert found is not None, "a locked poll has options"
+    return found
+
+
+async def _finish(poll_id: int, voters_delta: int) -> int:
+    """Bump the poll's seq (and voters); return the new seq."""
+    rows = (
+        await Poll.update({Poll.seq: Poll.seq + 1, Poll.voters: Poll.voters + voters_delta})
+        .where(Poll.id == poll_id)
+        .returning(Poll.seq)
     )
-    return await results_for_row({**row, "voters": row["voters"] + voters_delta})
+    return int(rows[0]["seq"])
 
 
 async def cast_vote(user_id: int, poll_id: int, option_id: int) -> tuple[Results, bool]:
@@ -73,7 +82,7 @@ async def cast_vote(user_id: int, poll_id: int, option_id: int) -> tuple[Results
         await _check_option(poll_id, option_id)
         mine = await _my_options(user_id, poll_id)
         if option_id in mine:
-            return await results_for_row(row), False
+            return await _results(poll_id), False
         replaced = [] if row["allows_multiple"] else mine
         if replaced:
             await _user(user_id).remove_m2m(*_options(replaced), m2m=User.options)
@@ -90,15 +99,16 @@ async def cast_vote(user_id: int, poll_id: int, option_id: int) -> tuple[Results
             },
         )
         await _count([option_id], +1)
-        result = await _finish(row, 0 if mine else 1)
-    events.poll_changed(poll_id, "results")
+        seq = await _finish(poll_id, 0 if mine else 1)
+        result = await _results(poll_id)
+    events.poll_changed(poll_id, seq)
     return result, True
 
 
 async def withdraw_votes(user_id: int, poll_id: int, option_id: int | None = None) -> None:
     """Withdraw one choice (option_id) or all of the user's choices in the poll."""
     async with write_transaction():
-        row = await _open_poll(poll_id, user_id)
+        await _open_poll(poll_id, user_id)
         if option_id is not None:
             await _check_option(poll_id, option_id)
         mine = await _my_options(user_id, poll_id)
@@ -107,8 +117,8 @@ async def withdraw_votes(user_id: int, poll_id: int, option_id: int | None = Non
             return
         await _user(user_id).remove_m2m(*_options(removed), m2m=User.options)
         await _count(removed, -1)
-        await _finish(row, -1 if len(removed) == len(mine) else 0)
-    events.poll_changed(poll_id, "results")
+        seq = await _finish(poll_id, -1 if len(removed) == len(mine) else 0)
+    events.poll_changed(poll_id, seq)
 
 
 async def my_choices(user_id: int, poll_id: int) -> list[int]:

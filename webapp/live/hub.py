@@ -1,0 +1,182 @@
+"""The in-process broadcast hub: per-poll viewers, coalesced snapshots, latest-only mailboxes.
+
+Every message is a full snapshot, so a viewer that falls behind needs only the newest one of
+each type: a slow client never delays the others and never grows memory. A change on a quiet
+poll goes out at once; under a burst, viewers get at most one update per interval, and the
+final state always follows the last change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+CLOSE = "close"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What viewers of one poll should hold now; messages are JSON text built once per change."""
+
+    seq: int
+    results: str
+    poll: str
+    poll_version: str
+    deleted: bool = False
+
+
+SnapshotLoader = Callable[[int], Awaitable[Snapshot | None]]
+
+
+class Viewer:
+    """One connection's mailbox: the latest message of each type, never a backlog."""
+
+    __slots__ = ("poll_id", "pending", "wake", "seq")
+
+    def __init__(self, poll_id: int) -> None:
+        self.poll_id = poll_id
+        self.pending: dict[str, str | int] = {}
+        self.wake = asyncio.Event()
+        self.seq = -1
+
+    def offer(self, kind: str, message: str | int) -> None:
+        self.pending[kind] = message
+        self.wake.set()
+
+
+@dataclass
+class PollChannel:
+    viewers: set[Viewer] = field(default_factory=set)
+    snapshot: Snapshot | None = None
+    results_dirty: bool = False
+    viewers_dirty: bool = False
+    flusher: asyncio.Task[None] | None = None
+
+
+class Hub:
+    def __init__(self, load: SnapshotLoader, interval: float) -> None:
+        self._load = load
+        self._interval = interval
+        self._channels: dict[int, PollChannel] = {}
+        self._closing: int | None = None
+
+    def viewer_count(self, poll_id: int) -> int:
+        channel = self._channels.get(poll_id)
+        return len(channel.viewers) if channel else 0
+
+    @property
+    def total_viewers(self) -> int:
+        return sum(len(channel.viewers) for channel in self._channels.values())
+
+    async def subscribe(self, poll_id: int) -> AsyncIterator[tuple[str, str | int]]:
+        """Register a viewer and yield (kind, message); the last may be ("close", code)."""
+        if self._closing is not None:
+            yield CLOSE, self._closing
+            return
+        viewer = Viewer(poll_id)
+        channel = self._channels.setdefault(poll_id, PollChannel())
+        channel.viewers.add(viewer)
+        channel.viewers_dirty = True
+        try:
+            snapshot = channel.snapshot or await self._load(poll_id)
+            if snapshot is not None:
+                if channel.snapshot is None or channel.snapshot.seq < snapshot.seq:
+                    channel.snapshot = snapshot
+                self._deliver_to(viewer, channel.snapshot, poll_changed=False)
+            self._schedule(poll_id, channel)
+            while True:
+                await viewer.wake.wait()
+                viewer.wake.clear()
+                for kind in ("poll", "results", "viewers", "deleted", CLOSE):
+                    message = viewer.pending.pop(kind, None)
+                    if message is not None:
+                        yield kind, message
+                        if kind == CLOSE:
+                            return
+        finally:
+            channel.viewers.discard(viewer)
+            if channel.viewers:
+                channel.viewers_dirty = True
+                self._schedule(poll_id, channel)
+            elif self._channels.get(poll_id) is channel and channel.flusher is None:
+                del self._channels[poll_id]
+
+    def changed(self, poll_id: int, seq: int | None = None) -> None:
+        """A committed change (seq None: unknown). Polls nobody watches cost nothing."""
+        channel = self._channels.get(poll_id)
+        if channel is None:
+            return
+        if seq is not None and channel.snapshot is not None and channel.snapshot.seq >= seq:
+            return
+        channel.results_dirty = True
+        self._schedule(poll_id, channel)
+
+    def refresh_all(self) -> None:
+        """Reload every watched poll (after the change feed may have missed something)."""
+        for poll_id in list(self._channels):
+            self.changed(poll_id)
+
+    async def close_all(self, code: int) -> None:
+        """Tell every viewer to close with this code (shutdown); new viewers are refused."""
+        self._closing = code
+        for channel in self._channels.values():
+            for viewer in channel.viewers:
+                viewer.offer(CLOSE, code)
+
+    def _schedule(self, poll_id: int, channel: PollChannel) -> None:
+        if channel.flusher is None:
+            channel.flusher = asyncio.create_task(self._flush(poll_id, channel))
+
+    async def _flush(self, poll_id: int, channel: PollChannel) -> None:
+        try:
+            while channel.results_dirty or channel.viewers_dirty:
+                if channel.results_dirty:
+                    channel.results_dirty = False
+                    try:
+                        snapshot = await self._load(poll_id)
+                    except Exception:
+                        log.exception("could not load poll %s for viewers", poll_id)
+                        snapshot = channel.snapshot
+                    if snapshot is None:
+                        self._delete(poll_id, channel)
+                        return
+                    self._deliver(channel, snapshot)
+                if channel.viewers_dirty:
+                    channel.viewers_dirty = False
+                    count = len(channel.viewers)
+                    for viewer in channel.viewers:
+                        viewer.offer("viewers", count)
+                await asyncio.sleep(self._interval)
+        finally:
+            channel.flusher = None
+            if not channel.viewers and self._channels.get(poll_id) is channel:
+                del self._channels[poll_id]
+
+    def _deliver(self, channel: PollChannel, snapshot: Snapshot) -> None:
+        previous = channel.snapshot
+        if previous is not None and snapshot.seq < previous.seq:
+            return
+        channel.snapshot = snapshot
+        poll_changed = previous is None or previous.poll_version != snapshot.poll_version
+        for viewer in channel.viewers:
+            self._deliver_to(viewer, snapshot, poll_changed=poll_changed)
+
+    @staticmethod
+    def _deliver_to(viewer: Viewer, snapshot: Snapshot, *, poll_changed: bool) -> None:
+        if snapshot.seq < viewer.seq:
+            return
+        if poll_changed and viewer.seq >= 0:
+            viewer.offer("poll", snapshot.poll)
+        if snapshot.seq > viewer.seq:
+            viewer.offer("results", snapshot.results)
+        viewer.seq = snapshot.seq
+
+    def _delete(self, poll_id: int, channel: PollChannel) -> None:
+        channel.snapshot = None
+        for viewer in channel.viewers:
+            viewer.offer("deleted", '{"type": "deleted"}')
+            viewer.offer(CLOSE, 1000)
