@@ -53,20 +53,23 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
         conversion_preference="pydantic",
     )
 
-    from webapp import docs
+    from webapp import docs, live
     from webapp.api import blueprint as api_blueprint
     from webapp.api import problems
 
     app.register_blueprint(api_blueprint)
     app.register_blueprint(docs.blueprint)
     problems.register(app)
+    live_results = live.setup(app, settings)
 
     @app.before_serving
-    async def open_database() -> None:
+    async def start_services() -> None:
         await db.start(settings.db_pool_size)
+        await live_results.start()
 
     @app.after_serving
-    async def close_database() -> None:
+    async def stop_services() -> None:
+        await live_results.stop()
         await db.stop()
 
     return app

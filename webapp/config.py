@@ -68,6 +68,7 @@ class Settings:
     password_memory_kib: int = 64 * 1024
     password_concurrency: int = 2
     token_ttl_days: int = 30
+    live_interval_ms: int = 75
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -85,4 +86,5 @@ class Settings:
             password_memory_kib=_int(env, "LIVEPOLLS_ARGON2_MEMORY_KIB", 64 * 1024),
             password_concurrency=_int(env, "LIVEPOLLS_ARGON2_CONCURRENCY", os.cpu_count() or 2),
             token_ttl_days=_int(env, "LIVEPOLLS_TOKEN_TTL_DAYS", 30),
+            live_interval_ms=_int(env, "LIVEPOLLS_LIVE_INTERVAL_MS", 75),
         )

@@ -11,7 +11,7 @@ from quart_schema import validate_querystring, validate_request, validate_respon
 from webapp import polls
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
-from webapp.api.models import OptionText, QuestionText, StrictModel
+from webapp.api.models import MAX_ID, OptionText, QuestionText, StrictModel
 from webapp.errors import Unauthorized
 from webapp.polls import PollChanges, PollPage, PollView
 
@@ -57,6 +57,13 @@ class PollQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str | None, Field(pattern=r"^[0-9]{1,10}$")] = None
     mine: bool = False
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor_in_range(cls, cursor: str | None) -> str | None:
+        if cursor is not None and not 1 <= int(cursor) <= MAX_ID:
+            raise ValueError("not a cursor from this API")
+        return cursor
 
 
 @blueprint.post("/polls")

@@ -1,0 +1,57 @@
+"""Live results: the hub, the cross-process feed and the WebSocket route, wired onto the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from quart import Quart
+
+from webapp import events
+from webapp.config import Settings
+from webapp.db import is_postgres_url
+from webapp.live.feed import PostgresFeed
+from webapp.live.hub import Hub
+from webapp.live.snapshots import load_snapshot
+
+
+class Live:
+    """One per app process: local fan-out always, PostgreSQL LISTEN/NOTIFY when configured."""
+
+    def __init__(self, settings: Settings) -> None:
+        interval = settings.live_interval_ms / 1000
+        self.hub = Hub(load_snapshot, interval)
+        self.feed = (
+            PostgresFeed(settings.database_url, self.hub, interval)
+            if is_postgres_url(settings.database_url)
+            else None
+        )
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def _on_change(self, poll_id: int, seq: int | None) -> None:
+        self.hub.changed(poll_id, seq)
+        if self.feed is not None:
+            self.feed.announce(poll_id, seq)
+
+    async def start(self) -> None:
+        self._unsubscribe = events.subscribe(self._on_change)
+        if self.feed is not None:
+            await self.feed.start()
+
+    async def close_sockets(self, code: int) -> None:
+        await self.hub.close_all(code)
+
+    async def stop(self) -> None:
+        await self.hub.close_all(1001)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.feed is not None:
+            await self.feed.stop()
+
+
+def setup(app: Quart, settings: Settings) -> Live:
+    from webapp.live.routes import blueprint
+
+    live = Live(settings)
+    app.extensions["live"] = live
+    app.register_blueprint(blueprint)
+    return live

@@ -1,0 +1,82 @@
+"""GET /api/v1/polls/{id}/live: a WebSocket of JSON snapshots (see docs/live.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from quart import Blueprint, current_app, websocket
+
+from webapp.accounts import Account, account_for_token
+from webapp.errors import NotFound, Unauthorized
+from webapp.live.hub import CLOSE, Hub
+from webapp.polls import poll_row
+
+blueprint = Blueprint("live", __name__)
+
+MAX_INCOMING = 1024
+CLOSE_NOT_FOUND = 4404
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_BIG = 1009
+
+
+async def _websocket_account() -> Account | None:
+    """Bearer token from the Authorization header or, for browsers, the `token` parameter."""
+    scheme, _, token = websocket.headers.get("Authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    token = token or websocket.args.get("token", "")
+    if not token:
+        return None
+    account = await account_for_token(token)
+    if account is None:
+        raise Unauthorized("invalid token")
+    return account
+
+
+async def _read_until_too_big() -> None:
+    """Clients need send nothing; anything is ignored, but an oversize frame closes the socket."""
+    while True:
+        data = await websocket.receive()
+        if len(data) > MAX_INCOMING:
+            await websocket.close(CLOSE_TOO_BIG, "message too big")
+            return
+
+
+async def _send_updates(hub: Hub, poll_id: int) -> None:
+    async for kind, message in hub.subscribe(poll_id):
+        if kind == CLOSE:
+            await websocket.close(int(message))
+            return
+        if kind == "viewers":
+            message = json.dumps({"type": "viewers", "count": message})
+        await websocket.send(str(message))
+
+
+@blueprint.websocket("/api/v1/polls/<id:poll_id>/live")
+async def poll_live(poll_id: int) -> None:
+    """Stream a poll's results: a snapshot at once, then one after every change."""
+    await websocket.accept()
+    try:
+        account = await _websocket_account()
+        await poll_row(poll_id, account.id if account else None)
+    except Unauthorized:
+        await websocket.close(CLOSE_UNAUTHORIZED, "invalid token")
+        return
+    except NotFound:
+        # Accept, then close: an HTTP rejection looks like a network failure to browsers.
+        await websocket.close(CLOSE_NOT_FOUND, "no such poll")
+        return
+    hub: Hub = current_app.extensions["live"].hub
+    tasks = [
+        asyncio.create_task(_send_updates(hub, poll_id)),
+        asyncio.create_task(_read_until_too_big()),
+    ]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
