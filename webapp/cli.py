@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
 from webapp.config import ConfigError, Settings, database_url
 from webapp.db import is_postgres_url
@@ -25,20 +24,13 @@ def migrate() -> None:
 
 def serve(host: str, port: int, workers: int) -> None:
     """Apply migrations, then run Hypercorn."""
-    from hypercorn.config import Config
-    from hypercorn.run import run
+    from webapp import server
 
     if workers > 1 and not is_postgres_url(database_url()):
         raise SystemExit("SQLite runs in one process: use --workers 1, or set DATABASE_URL.")
     migrate()
-    config = Config()
-    config.application_path = "webapp.asgi:app"
-    config.bind = [f"{host}:{port}"]
-    config.workers = workers
-    config.accesslog = "-"
-    config.errorlog = "-"
     print(f"livepolls on http://{host}:{port} ({workers} worker(s))", flush=True)
-    sys.exit(run(config))
+    server.serve(host, port, workers)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,129 @@
+"""Hypercorn, one or several worker processes, with a shutdown that closes live sockets first.
+
+Hypercorn waits for open connections before it runs the app's shutdown (and on Python 3.12+
+`Server.wait_closed` waits for every one of them), so each worker closes its WebSockets with
+1012 as soon as SIGTERM or SIGINT arrives, and only then lets Hypercorn stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import signal
+import socket
+from multiprocessing.synchronize import Event as ProcessEvent
+
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
+from hypercorn.protocol.ws_stream import WSStream
+from hypercorn.utils import wrap_app
+from wsproto.events import Ping
+
+from webapp.live.routes import MAX_INCOMING
+
+CLOSE_RESTART = 1012
+PING_INTERVAL = 15.0
+# A peer that leaves sent data (our pings) unacknowledged this long is dropped by the kernel.
+USER_TIMEOUT_MS = 30_000
+
+
+async def _send_pings(self: WSStream) -> None:
+    """Hypercorn's heartbeat, but it stops at shutdown instead of sleeping out its interval.
+
+    Hypercorn 0.18's ping loop sleeps the whole interval between checks, which holds every
+    WebSocket connection (and so the worker's exit) open for up to that long after close.
+    """
+    while not self.closed and not self.context.terminated.is_set():
+        await self._send_wsproto_event(Ping())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self.context.terminated.wait(), self.config.websocket_ping_interval
+            )
+
+
+WSStream._send_pings = _send_pings  # type: ignore[method-assign]
+
+
+def make_config(host: str, port: int) -> Config:
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.websocket_ping_interval = PING_INTERVAL
+    config.websocket_max_message_size = MAX_INCOMING
+    config.graceful_timeout = 5.0
+    config.errorlog = "-"
+    return config
+
+
+def _tune(sockets: Sockets) -> None:
+    """Options that accepted connections inherit: keepalive and a bound on unacked data."""
+    for sock in sockets.insecure_sockets:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_USER_TIMEOUT"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_MS)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 30)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+
+
+async def _serve(config: Config, sockets: Sockets, parent_says_stop: ProcessEvent | None) -> None:
+    from webapp import create_app
+
+    app = create_app()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+
+    async def watch_parent() -> None:
+        assert parent_says_stop is not None
+        while not parent_says_stop.is_set():  # noqa: ASYNC110 (a process Event has no await)
+            await asyncio.sleep(0.1)
+        stopping.set()
+
+    watcher = asyncio.create_task(watch_parent()) if parent_says_stop else None
+
+    async def shutdown_trigger() -> None:
+        await stopping.wait()
+        await app.extensions["live"].close_sockets(CLOSE_RESTART)
+
+    try:
+        await worker_serve(
+            wrap_app(app, config.wsgi_max_body_size, "asgi"),
+            config,
+            sockets=sockets,
+            shutdown_trigger=shutdown_trigger,
+        )
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+
+
+def _worker(config: Config, sockets: Sockets, stop: ProcessEvent | None = None) -> None:
+    asyncio.run(_serve(config, sockets, stop))
+
+
+def serve(host: str, port: int, workers: int = 1) -> None:
+    config = make_config(host, port)
+    sockets = config.create_sockets()
+    _tune(sockets)
+    if workers <= 1:
+        _worker(config, sockets)
+        return
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    # Children inherit "ignore SIGINT": Ctrl-C reaches the parent, which tells them to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    processes = [
+        context.Process(target=_worker, kwargs={"config": config, "sockets": sockets, "stop": stop})
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    for process in processes:
+        process.join()
