@@ -269,7 +269,7 @@ def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
             raise Conflict("A published poll cannot go back to draft.")
         values[Poll.is_published] = True
     if changes.closed is not None:
-        if not (row["is_published"] or changes.is_published):
+        if changes.closed and not (row["is_published"] or changes.is_published):
             raise Conflict("Publish a poll before closing it.")
         if changes.closed and row["closed_at"] is None:
             values[Poll.closed_at] = datetime.now(UTC)

@@ -50,6 +50,9 @@ class PollUpdate(StrictModel):
     def _not_empty(self) -> PollUpdate:
         if not self.model_fields_set:
             raise ValueError("give at least one field to change")
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"null is not a value for {', '.join(nulls)}: leave the field out")
         return self
 
 

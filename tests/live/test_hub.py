@@ -1,0 +1,188 @@
+"""The hub's own rules, with an in-memory snapshot source (the database paths are tested
+through the WebSocket tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from webapp.live.hub import Hub, Snapshot
+
+INTERVAL = 0.05
+
+
+class Source:
+    """A poll whose state tests change by hand; counts how often the hub loads it."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.loads = 0
+        self.version = "v1"
+        self.exists = True
+
+    async def load(self, poll_id: int) -> Snapshot | None:
+        self.loads += 1
+        if not self.exists:
+            return None
+        return Snapshot(self.seq, f"results:{self.seq}", f"poll:{self.version}", self.version)
+
+
+async def collect(
+    stream: AsyncIterator[tuple[str, str | int]], into: list[tuple[str, str | int]]
+) -> None:
+    async for item in stream:
+        into.append(item)
+
+
+@pytest.fixture
+def source() -> Source:
+    return Source()
+
+
+@pytest.fixture
+def hub(source: Source) -> Hub:
+    return Hub(source.load, INTERVAL)
+
+
+async def watch(hub: Hub, poll_id: int = 1) -> tuple[list[tuple[str, str | int]], asyncio.Task]:
+    received: list[tuple[str, str | int]] = []
+    task = asyncio.create_task(collect(hub.subscribe(poll_id), received))
+    await asyncio.sleep(0.01)
+    return received, task
+
+
+async def stop(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def results(received: list[tuple[str, str | int]]) -> list[str | int]:
+    return [message for kind, message in received if kind == "results"]
+
+
+async def test_a_new_viewer_gets_the_current_snapshot_at_once(hub: Hub, source: Source) -> None:
+    received, task = await watch(hub)
+    assert results(received) == ["results:0"]
+    assert ("viewers", 1) in received
+    await stop(task)
+
+
+async def test_the_first_change_on_a_quiet_poll_goes_out_without_waiting(
+    hub: Hub, source: Source
+) -> None:
+    received, task = await watch(hub)
+    await asyncio.sleep(INTERVAL * 2)
+    source.seq = 1
+    hub.changed(1, 1)
+    await asyncio.sleep(0.01)
+    assert results(received)[-1] == "results:1"
+    await stop(task)
+
+
+async def test_a_burst_is_coalesced_and_ends_with_the_final_state(hub: Hub, source: Source) -> None:
+    received, task = await watch(hub)
+    for seq in range(1, 101):
+        source.seq = seq
+        hub.changed(1, seq)
+        await asyncio.sleep(0.002)
+    await asyncio.sleep(INTERVAL * 3)
+    sent = results(received)
+    assert sent[-1] == "results:100"
+    assert len(sent) <= 0.2 / INTERVAL + 4  # ~0.2 s of changes, one update per interval
+    assert source.loads < 20
+    await stop(task)
+
+
+async def test_one_load_serves_every_viewer_of_a_change(hub: Hub, source: Source) -> None:
+    watchers = [await watch(hub) for _ in range(50)]
+    await asyncio.sleep(INTERVAL * 2)
+    loads_before = source.loads
+    source.seq = 1
+    hub.changed(1, 1)
+    await asyncio.sleep(INTERVAL)
+    assert source.loads == loads_before + 1
+    assert all(results(received)[-1] == "results:1" for received, _ in watchers)
+    for _, task in watchers:
+        await stop(task)
+
+
+async def test_a_viewer_that_never_reads_holds_only_the_newest_message(
+    hub: Hub, source: Source
+) -> None:
+    stream = hub.subscribe(1)
+    first = await anext(stream)  # registered; now stop reading
+    assert first == ("results", "results:0")
+    for seq in range(1, 500):
+        source.seq = seq
+        hub.changed(1, seq)
+        await asyncio.sleep(0)
+    await asyncio.sleep(INTERVAL * 3)
+    (viewer,) = hub._channels[1].viewers
+    assert len(viewer.pending) <= 3  # one slot per message type, never a backlog
+    assert viewer.pending["results"] == "results:499"
+    await stream.aclose()
+
+
+async def test_changes_to_unwatched_polls_cost_nothing(hub: Hub, source: Source) -> None:
+    hub.changed(7, 3)
+    await asyncio.sleep(INTERVAL)
+    assert source.loads == 0
+
+
+async def test_a_stale_notice_does_not_reload(hub: Hub, source: Source) -> None:
+    received, task = await watch(hub)
+    await asyncio.sleep(INTERVAL * 2)
+    loads = source.loads
+    hub.changed(1, 0)  # our own notice echoed back, already delivered
+    await asyncio.sleep(INTERVAL)
+    assert source.loads == loads
+    await stop(task)
+
+
+async def test_an_edit_sends_a_poll_message_before_the_results(hub: Hub, source: Source) -> None:
+    received, task = await watch(hub)
+    await asyncio.sleep(INTERVAL * 2)
+    source.seq, source.version = 1, "v2"
+    hub.changed(1, 1)
+    await asyncio.sleep(0.02)
+    kinds = [kind for kind, _ in received if kind in ("poll", "results")]
+    assert kinds[-2:] == ["poll", "results"]
+    await stop(task)
+
+
+async def test_deletion_sends_deleted_then_closes(hub: Hub, source: Source) -> None:
+    received, task = await watch(hub)
+    source.exists = False
+    hub.changed(1, None)
+    await asyncio.wait_for(task, 1)
+    assert received[-2:] == [("deleted", '{"type": "deleted"}'), ("close", 1000)]
+
+
+async def test_close_all_closes_every_viewer_with_the_code(hub: Hub, source: Source) -> None:
+    watchers = [await watch(hub, poll_id) for poll_id in (1, 2, 2)]
+    await hub.close_all(1012)
+    for received, task in watchers:
+        await asyncio.wait_for(task, 1)
+        assert received[-1] == ("close", 1012)
+    late: list[tuple[str, str | int]] = []
+    await collect(hub.subscribe(3), late)
+    assert late == [("close", 1012)]
+
+
+async def test_viewer_counts_follow_joins_and_leaves(hub: Hub, source: Source) -> None:
+    first, first_task = await watch(hub)
+    second, second_task = await watch(hub)
+    await asyncio.sleep(INTERVAL * 2)
+    assert ("viewers", 2) in first
+    await stop(second_task)
+    await asyncio.sleep(INTERVAL * 2)
+    assert first[-1] == ("viewers", 1)
+    assert hub.viewer_count(1) == 1
+    await stop(first_task)
+    await asyncio.sleep(INTERVAL * 2)
+    assert hub.viewer_count(1) == 0
+    assert 1 not in hub._channels

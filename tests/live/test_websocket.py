@@ -1,0 +1,159 @@
+"""The live WebSocket through Quart's test client, on the configured database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from quart.testing.connections import WebsocketDisconnectError
+from quart.typing import TestClientProtocol as Client
+
+from tests.conftest import MakeMember, MakePoll, Member
+
+
+def live(poll_id: int) -> str:
+    return f"/api/v1/polls/{poll_id}/live"
+
+
+async def next_of(ws: Any, kind: str, timeout: float = 3.0) -> dict[str, Any]:
+    """The next message of this type, skipping others (viewer counts come and go)."""
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.receive(), timeout))
+        if message["type"] == kind:
+            return dict(message)
+
+
+async def close_code(ws: Any, timeout: float = 3.0) -> int:
+    with pytest.raises(WebsocketDisconnectError) as closed:
+        while True:
+            await asyncio.wait_for(ws.receive(), timeout)
+    return int(closed.value.args[0])
+
+
+async def vote(client: Client, member: Member, poll: dict[str, Any], index: int) -> None:
+    response = await client.post(
+        f"/api/v1/polls/{poll['id']}/votes",
+        json={"option_id": poll["options"][index]["id"]},
+        headers=member.auth,
+    )
+    assert response.status_code in (200, 201)
+
+
+async def test_a_snapshot_arrives_on_connect(
+    client: Client, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    poll = await make_poll(await make_member())
+    async with client.websocket(live(poll["id"])) as ws:
+        first = json.loads(await asyncio.wait_for(ws.receive(), 3))
+    assert first == {
+        "type": "results",
+        "poll_id": poll["id"],
+        "seq": 0,
+        "options": [{"id": option["id"], "votes": 0} for option in poll["options"]],
+        "total_votes": 0,
+        "voters": 0,
+        "closed": False,
+    }
+
+
+async def test_vote_change_and_withdrawal_each_push_an_update_with_growing_seq(
+    client: Client, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    owner = await make_member()
+    poll = await make_poll(owner)
+    async with client.websocket(live(poll["id"])) as ws:
+        start = await next_of(ws, "results")
+        await vote(client, owner, poll, 0)
+        voted = await next_of(ws, "results")
+        await vote(client, owner, poll, 1)
+        changed = await next_of(ws, "results")
+        response = await client.delete(f"/api/v1/polls/{poll['id']}/votes", headers=owner.auth)
+        assert response.status_code == 204
+        withdrawn = await next_of(ws, "results")
+    assert start["seq"] < voted["seq"] < changed["seq"] < withdrawn["seq"]
+    assert [o["votes"] for o in voted["options"]] == [1, 0, 0]
+    assert [o["votes"] for o in changed["options"]] == [0, 1, 0]
+    assert withdrawn["total_votes"] == 0 and withdrawn["voters"] == 0
+
+
+async def test_viewers_are_counted(
+    client: Client, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    poll = await make_poll(await make_member())
+    async with client.websocket(live(poll["id"])) as first:
+        assert (await next_of(first, "viewers"))["count"] == 1
+        async with client.websocket(live(poll["id"])) as second:
+            await next_of(second, "results")
+            assert (await next_of(first, "viewers"))["count"] == 2
+
+
+async def test_closing_pushes_a_poll_message_and_closed_results(
+    client: Client, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    owner = await make_member()
+    poll = await make_poll(owner)
+    async with client.websocket(live(poll["id"])) as ws:
+        await next_of(ws, "results")
+        response = await client.patch(
+            f"/api/v1/polls/{poll['id']}", json={"closed": True}, headers=owner.auth
+        )
+        assert response.status_code == 200
+        poll_message = await next_of(ws, "poll")
+        results = await next_of(ws, "results")
+    assert poll_message["closed"] is True and poll_message["closed_at"]
+    assert results["closed"] is True
+
+
+async def test_deleting_the_poll_sends_deleted_and_closes_normally(
+    client: Client, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    owner = await make_member()
+    poll = await make_poll(owner)
+    async with client.websocket(live(poll["id"])) as ws:
+        await next_of(ws, "results")
+        response = await client.delete(f"/api/v1/polls/{poll['id']}", headers=owner.auth)
+        assert response.status_code == 204
+        await next_of(ws, "deleted")
+        assert await close_code(ws) == 1000
+
+
+async def test_a_draft_streams_to_its_creator_only(
+    client: Client, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    owner, other = await make_member(), await make_member()
+    draft = await make_poll(owner, is_published=False)
+    async with client.websocket(live(draft["id"]), headers=owner.auth) as ws:
+        assert (await next_of(ws, "results"))["poll_id"] == draft["id"]
+    async with client.websocket(live(draft["id"]) + f"?token={owner.token}") as ws:
+        assert (await next_of(ws, "results"))["poll_id"] == draft["id"]
+    async with client.websocket(live(draft["id"]), headers=other.auth) as ws:
+        assert await close_code(ws) == 4404
+    async with client.websocket(live(draft["id"])) as ws:
+        assert await close_code(ws) == 4404
+
+
+async def test_an_unknown_poll_closes_with_4404(client: Client) -> None:
+    async with client.websocket(live(424242)) as ws:
+        assert await close_code(ws) == 4404
+
+
+async def test_an_invalid_token_closes_with_4401(
+    client: Client, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    poll = await make_poll(await make_member())
+    async with client.websocket(live(poll["id"]) + "?token=nope") as ws:
+        assert await close_code(ws) == 4401
+
+
+async def test_client_messages_are_ignored_but_an_oversize_one_closes_with_1009(
+    client: Client, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    poll = await make_poll(await make_member())
+    async with client.websocket(live(poll["id"])) as ws:
+        await next_of(ws, "results")
+        await ws.send("hello")
+        await ws.send(json.dumps({"type": "anything"}))
+        await ws.send("x" * 5000)
+        assert await close_code(ws) == 1009
