@@ -17,18 +17,18 @@ def live(poll_id: int) -> str:
     return f"/api/v1/polls/{poll_id}/live"
 
 
-async def next_of(ws: Any, kind: str, timeout: float = 3.0) -> dict[str, Any]:
+async def next_of(ws: Any, kind: str, wait: float = 3.0) -> dict[str, Any]:
     """The next message of this type, skipping others (viewer counts come and go)."""
     while True:
-        message = json.loads(await asyncio.wait_for(ws.receive(), timeout))
+        message = json.loads(await asyncio.wait_for(ws.receive(), wait))
         if message["type"] == kind:
             return dict(message)
 
 
-async def close_code(ws: Any, timeout: float = 3.0) -> int:
+async def close_code(ws: Any, wait: float = 3.0) -> int:
     with pytest.raises(WebsocketDisconnectError) as closed:
         while True:
-            await asyncio.wait_for(ws.receive(), timeout)
+            await asyncio.wait_for(ws.receive(), wait)
     return int(closed.value.args[0])
 
 
