@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class Hub:
     def total_viewers(self) -> int:
         return sum(len(channel.viewers) for channel in self._channels.values())
 
-    async def subscribe(self, poll_id: int) -> AsyncIterator[tuple[str, str | int]]:
+    async def subscribe(self, poll_id: int) -> AsyncGenerator[tuple[str, str | int], None]:
         """Register a viewer and yield (kind, message); the last may be ("close", code)."""
         if self._closing is not None:
             yield CLOSE, self._closing
