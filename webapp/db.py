@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,8 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 SQLITE_PREFIX = "sqlite:///"
+
+_sqlite_writer = asyncio.Lock()
 
 
 def is_postgres_url(url: str) -> bool:
@@ -49,7 +52,11 @@ async def write_transaction() -> AsyncIterator[Any]:
     """A transaction for read-then-write work: IMMEDIATE on SQLite, taking the lock up front."""
     db = engine()
     if isinstance(db, SQLiteEngine):
-        async with db.transaction(transaction_type=TransactionType.immediate) as txn:
+        # One process owns a SQLite file: queue writers here instead of in SQLite's busy-wait.
+        async with (
+            _sqlite_writer,
+            db.transaction(transaction_type=TransactionType.immediate) as txn,
+        ):
             yield txn
     else:
         async with db.transaction() as txn:
