@@ -1,5 +1,7 @@
 """Piccolo tables. The schema itself is created only by piccolo_migrations/."""
 
+from enum import StrEnum
+
 from piccolo.columns import (
     M2M,
     Boolean,
@@ -14,6 +16,15 @@ from piccolo.columns import (
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+
+class ResultsVisibility(StrEnum):
+    """When voters see the results; the creator always does."""
+
+    always = "always"
+    after_vote = "after_vote"
+    after_close = "after_close"
+
+
 NAME_MAX = 100
 EMAIL_MAX = 254
 QUESTION_MAX = 300
@@ -21,13 +32,17 @@ OPTION_MAX = 200
 
 
 class User(Table, tablename="app_user"):
-    """An account. Emails are unique regardless of case (a unique index on lower(email))."""
+    """An account, or a guest (a display name only, no email or password).
+
+    Account emails are unique regardless of case (a partial unique index on lower(email)).
+    """
 
     id = Serial(primary_key=True)
 
     name = Varchar(length=NAME_MAX)
     email = Varchar(length=EMAIL_MAX)
     password_hash = Varchar(length=255, secret=True)
+    is_guest = Boolean(default=False)
     created_at = Timestamptz(default=TimestamptzNow())
     options = M2M(LazyTableReference("Vote", module_path=__name__))
 
@@ -57,6 +72,10 @@ class Poll(Table):
     closed_at = Timestamptz(null=True, default=None)
     voters = Integer(default=0)
     seq = Integer(default=0)
+    allows_guests = Boolean(default=False)
+    join_code = Varchar(length=8, null=True, default=None)
+    results_visibility = Varchar(length=16, default="always", choices=ResultsVisibility)
+    results_hidden = Boolean(default=False)
 
 
 class PollOption(Table):
