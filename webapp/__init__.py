@@ -53,7 +53,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
         conversion_preference="pydantic",
     )
 
-    from webapp import docs, live
+    from webapp import docs, live, pages
     from webapp.api import blueprint as api_blueprint
     from webapp.api import problems
 
@@ -61,6 +61,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     app.register_blueprint(docs.blueprint)
     problems.register(app)
     live_results = live.setup(app, settings)
+    pages.setup(app, settings)
 
     @app.before_serving
     async def start_services() -> None:

@@ -19,15 +19,22 @@ from webapp.tables import AuthToken, User
 class Account:
     id: int
     name: str
-    email: str
+    email: str | None
     created_at: datetime
+    is_guest: bool = False
 
 
-USER_COLUMNS = (User.id, User.name, User.email, User.created_at)
+USER_COLUMNS = (User.id, User.name, User.email, User.created_at, User.is_guest)
 
 
 def _account(row: dict) -> Account:
-    return Account(id=row["id"], name=row["name"], email=row["email"], created_at=row["created_at"])
+    return Account(
+        id=row["id"],
+        name=row["name"],
+        email=None if row["is_guest"] else row["email"],
+        created_at=row["created_at"],
+        is_guest=row["is_guest"],
+    )
 
 
 def _digest(token: str) -> str:
@@ -49,6 +56,15 @@ async def create_user(passwords: Passwords, name: str, email: str, password: str
     return _account(row)
 
 
+async def create_guest(name: str) -> Account:
+    """A guest: a display name only; it can vote where polls allow guests, never sign in."""
+    guest = User(name=name, email="", password_hash="", is_guest=True)
+    await guest.save()
+    account = await get_account(guest.id)
+    assert account is not None
+    return account
+
+
 async def get_account(user_id: int) -> Account | None:
     row = await User.select(*USER_COLUMNS).where(User.id == user_id).first()
     return _account(row) if row else None
@@ -58,7 +74,7 @@ async def authenticate(passwords: Passwords, email: str, password: str) -> Accou
     """The account for these credentials; an unknown email and a wrong password fail alike."""
     row = (
         await User.select(*USER_COLUMNS, User.password_hash)
-        .where(Lower(User.email) == email.lower())
+        .where(Lower(User.email) == email.lower(), User.is_guest == False)  # noqa: E712
         .first()
     )
     if not await passwords.verify(row["password_hash"] if row else None, password) or not row:

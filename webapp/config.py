@@ -24,6 +24,17 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 def data_dir(env: dict[str, str] | None = None) -> Path:
     env = dict(os.environ) if env is None else env
     return Path(env.get("LIVEPOLLS_DATA_DIR") or DEFAULT_DATA_DIR)
@@ -69,6 +80,8 @@ class Settings:
     password_concurrency: int = 2
     token_ttl_days: int = 30
     live_interval_ms: int = 75
+    cookie_secure: bool = False
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -87,4 +100,10 @@ class Settings:
             password_concurrency=_int(env, "LIVEPOLLS_ARGON2_CONCURRENCY", os.cpu_count() or 2),
             token_ttl_days=_int(env, "LIVEPOLLS_TOKEN_TTL_DAYS", 30),
             live_interval_ms=_int(env, "LIVEPOLLS_LIVE_INTERVAL_MS", 75),
+            cookie_secure=_flag(env, "LIVEPOLLS_COOKIE_SECURE", production),
+            allowed_origins=tuple(
+                origin.strip().rstrip("/")
+                for origin in env.get("LIVEPOLLS_ALLOWED_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
         )

@@ -1,7 +1,8 @@
-"""Polls: create, read, list, edit, publish, close, delete; and their results."""
+"""Polls: create, read, list, edit, publish, close, delete; join codes."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -9,24 +10,12 @@ from typing import Any
 from webapp import events
 from webapp.db import is_postgres, write_transaction
 from webapp.errors import Conflict, Forbidden, NotFound
-from webapp.tables import Poll, PollOption, User
+from webapp.results import Results, needs_vote_check, present, tally, visible_to, voted_in
+from webapp.tables import Poll, PollOption, ResultsVisibility, User
 
-
-@dataclass
-class OptionResult:
-    id: int
-    text: str
-    votes: int
-
-
-@dataclass
-class Results:
-    poll_id: int
-    options: list[OptionResult]
-    total_votes: int
-    voters: int
-    seq: int
-    closed: bool
+# Short codes people read aloud and type on phones: no 0/O, 1/I/L.
+JOIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+JOIN_LENGTH = 6
 
 
 @dataclass
@@ -34,7 +23,7 @@ class OptionView:
     id: int
     text: str
     position: int
-    votes: int
+    votes: int | None
 
 
 @dataclass
@@ -49,13 +38,18 @@ class PollView:
     question: str
     is_published: bool
     allows_multiple: bool
+    allows_guests: bool
+    results_visibility: ResultsVisibility
+    results_hidden: bool
+    results_visible: bool
+    join_code: str | None
     closed_at: datetime | None
     created_at: datetime
     updated_at: datetime
     creator: CreatorView
     options: list[OptionView]
-    total_votes: int
-    voters: int
+    total_votes: int | None
+    voters: int | None
 
 
 @dataclass
@@ -69,6 +63,9 @@ class PollChanges:
     question: str | None = None
     options: list[str] | None = None
     allows_multiple: bool | None = None
+    allows_guests: bool | None = None
+    results_visibility: ResultsVisibility | None = None
+    results_hidden: bool | None = None
     is_published: bool | None = None
     closed: bool | None = None
 
@@ -78,6 +75,10 @@ POLL_COLUMNS = (
     Poll.question,
     Poll.is_published,
     Poll.allows_multiple,
+    Poll.allows_guests,
+    Poll.results_visibility,
+    Poll.results_hidden,
+    Poll.join_code,
     Poll.closed_at,
     Poll.created_at,
     Poll.updated_at,
@@ -102,91 +103,88 @@ async def poll_row(poll_id: int, viewer_id: int | None, *, lock: bool = False) -
     return row
 
 
-async def _options(poll_ids: list[int]) -> dict[int, list[OptionView]]:
-    by_poll: dict[int, list[OptionView]] = {poll_id: [] for poll_id in poll_ids}
-    if not poll_ids:
-        return by_poll
-    rows = (
+async def poll_id_for_code(code: str) -> int:
+    """The published poll a join code opens."""
+    normalized = code.strip().upper().replace("-", "").replace(" ", "")
+    row = (
+        await Poll.select(Poll.id)
+        .where(Poll.join_code == normalized, Poll.is_published == True)  # noqa: E712
+        .first()
+    )
+    if row is None:
+        raise NotFound("No poll has this join code.")
+    return int(row["id"])
+
+
+async def _new_join_code() -> str:
+    while True:
+        code = "".join(secrets.choice(JOIN_ALPHABET) for _ in range(JOIN_LENGTH))
+        if not await Poll.exists().where(Poll.join_code == code):
+            return code
+
+
+async def _views(rows: list[dict[str, Any]], viewer_id: int | None) -> list[PollView]:
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    option_rows = (
         await PollOption.select(
             PollOption.id, PollOption.text, PollOption.position, PollOption.votes, PollOption.poll
         )
-        .where(PollOption.poll.is_in(poll_ids))
+        .where(PollOption.poll.is_in(ids))
         .order_by(PollOption.poll)
         .order_by(PollOption.position)
     )
+    users = await User.select(User.id, User.name).where(
+        User.id.is_in(list({row["creator"] for row in rows}))
+    )
+    names = {user["id"]: user["name"] for user in users}
+    check = [row["id"] for row in rows if needs_vote_check(row, viewer_id)]
+    voted = await voted_in(viewer_id, check) if viewer_id is not None else set()
+    views = []
     for row in rows:
-        by_poll[row["poll"]].append(
-            OptionView(row["id"], row["text"], row["position"], row["votes"])
+        visible = visible_to(row, viewer_id, row["id"] in voted)
+        options = [
+            OptionView(o["id"], o["text"], o["position"], o["votes"] if visible else None)
+            for o in option_rows
+            if o["poll"] == row["id"]
+        ]
+        views.append(
+            PollView(
+                id=row["id"],
+                question=row["question"],
+                is_published=row["is_published"],
+                allows_multiple=row["allows_multiple"],
+                allows_guests=row["allows_guests"],
+                results_visibility=ResultsVisibility(row["results_visibility"]),
+                results_hidden=row["results_hidden"],
+                results_visible=visible,
+                join_code=row["join_code"],
+                closed_at=row["closed_at"],
+                created_at=row["created_at"],
+                updated_at=row["updated_at"],
+                creator=CreatorView(row["creator"], names.get(row["creator"], "")),
+                options=options,
+                total_votes=sum(o.votes or 0 for o in options) if visible else None,
+                voters=row["voters"] if visible else None,
+            )
         )
-    return by_poll
-
-
-async def _views(rows: list[dict[str, Any]]) -> list[PollView]:
-    options = await _options([row["id"] for row in rows])
-    creator_ids = list({row["creator"] for row in rows})
-    names: dict[int, str] = {}
-    if creator_ids:
-        users = await User.select(User.id, User.name).where(User.id.is_in(creator_ids))
-        names = {user["id"]: user["name"] for user in users}
-    return [
-        PollView(
-            id=row["id"],
-            question=row["question"],
-            is_published=row["is_published"],
-            allows_multiple=row["allows_multiple"],
-            closed_at=row["closed_at"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            creator=CreatorView(row["creator"], names.get(row["creator"], "")),
-            options=options[row["id"]],
-            total_votes=sum(option.votes for option in options[row["id"]]),
-            voters=row["voters"],
-        )
-        for row in rows
-    ]
+    return views
 
 
 async def get_poll(poll_id: int, viewer_id: int | None) -> PollView:
     row = await poll_row(poll_id, viewer_id)
-    return (await _views([row]))[0]
+    return (await _views([row], viewer_id))[0]
 
 
-async def results(poll_id: int, viewer_id: int | None) -> Results:
-    await poll_row(poll_id, viewer_id)
-    found = await current_results(poll_id)
-    if found is None:
+async def results_for(poll_id: int, viewer_id: int | None) -> Results:
+    """The results as this viewer may see them."""
+    row = await poll_row(poll_id, viewer_id)
+    counts = await tally(poll_id)
+    if counts is None:
         raise NotFound("No such poll.")
-    return found
-
-
-async def current_results(poll_id: int) -> Results | None:
-    """The one place a poll's results are computed: from the running counts, never a scan.
-
-    One statement reads the options with their poll's row, so counts, voters and seq agree.
-    """
-    rows = (
-        await PollOption.select(
-            PollOption.id,
-            PollOption.text,
-            PollOption.votes,
-            PollOption.poll.voters.as_alias("voters"),
-            PollOption.poll.seq.as_alias("seq"),
-            PollOption.poll.closed_at.as_alias("closed_at"),
-        )
-        .where(PollOption.poll == poll_id)
-        .order_by(PollOption.position)
-    )
-    if not rows:
-        return None
-    first = rows[0]
-    return Results(
-        poll_id=poll_id,
-        options=[OptionResult(row["id"], row["text"], row["votes"]) for row in rows],
-        total_votes=sum(row["votes"] for row in rows),
-        voters=first["voters"],
-        seq=first["seq"],
-        closed=first["closed_at"] is not None,
-    )
+    voted = needs_vote_check(row, viewer_id) and bool(await voted_in(viewer_id or 0, [poll_id]))
+    return present(counts, visible_to(row, viewer_id, voted))
 
 
 async def list_polls(
@@ -202,7 +200,7 @@ async def list_polls(
         query = query.where(Poll.id < before_id)
     rows = await query
     next_cursor = str(rows[limit - 1]["id"]) if len(rows) > limit else None
-    return PollPage(items=await _views(rows[:limit]), next_cursor=next_cursor)
+    return PollPage(items=await _views(rows[:limit], viewer_id), next_cursor=next_cursor)
 
 
 async def create_poll(
@@ -210,8 +208,10 @@ async def create_poll(
     question: str,
     options: list[str],
     *,
-    is_published: bool,
-    allows_multiple: bool,
+    is_published: bool = False,
+    allows_multiple: bool = False,
+    allows_guests: bool = False,
+    results_visibility: ResultsVisibility = ResultsVisibility.always,
 ) -> PollView:
     async with write_transaction():
         poll = Poll(
@@ -219,6 +219,9 @@ async def create_poll(
             creator=creator_id,
             is_published=is_published,
             allows_multiple=allows_multiple,
+            allows_guests=allows_guests,
+            results_visibility=results_visibility,
+            join_code=await _new_join_code() if is_published else None,
         )
         await poll.save()
         await _insert_options(poll.id, options)
@@ -232,7 +235,7 @@ async def _insert_options(poll_id: int, texts: list[str]) -> None:
 
 
 async def update_poll(poll_id: int, user_id: int, changes: PollChanges) -> PollView:
-    """Edit a draft; publish; close or reopen. Only the creator may."""
+    """Edit a draft; change settings; publish; close or reopen. Only the creator may."""
     async with write_transaction():
         row = await poll_row(poll_id, user_id, lock=True)
         if row["creator"] != user_id:
@@ -243,6 +246,8 @@ async def update_poll(poll_id: int, user_id: int, changes: PollChanges) -> PollV
             await _insert_options(poll_id, changes.options)
         if not values and changes.options is None:
             return await get_poll(poll_id, user_id)
+        if values.get(Poll.is_published) and row["join_code"] is None:
+            values[Poll.join_code] = await _new_join_code()
         values[Poll.updated_at] = datetime.now(UTC)
         values[Poll.seq] = Poll.seq + 1
         rows = await Poll.update(values).where(Poll.id == poll_id).returning(Poll.seq)
@@ -264,6 +269,13 @@ def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
             values[Poll.question] = changes.question
         if changes.allows_multiple is not None:
             values[Poll.allows_multiple] = changes.allows_multiple
+    for column, value in (
+        (Poll.allows_guests, changes.allows_guests),
+        (Poll.results_visibility, changes.results_visibility),
+        (Poll.results_hidden, changes.results_hidden),
+    ):
+        if value is not None and value != row[column._meta.name]:
+            values[column] = value
     if changes.is_published is not None and changes.is_published != row["is_published"]:
         if not changes.is_published:
             raise Conflict("A published poll cannot go back to draft.")

@@ -12,8 +12,9 @@ from typing import Any
 
 from webapp import events
 from webapp.db import write_transaction
-from webapp.errors import Conflict, Invalid
-from webapp.polls import Results, current_results, poll_row
+from webapp.errors import Conflict, Forbidden, Invalid
+from webapp.polls import poll_row
+from webapp.results import Results, present, tally, visible_to
 from webapp.tables import Poll, PollOption, User, Vote
 
 
@@ -56,10 +57,11 @@ def _options(option_ids: Iterable[int]) -> list[PollOption]:
     ]
 
 
-async def _results(poll_id: int) -> Results:
-    found = await current_results(poll_id)
-    assert found is not None, "a locked poll has options"
-    return found
+async def _voter_results(row: dict[str, Any], user_id: int) -> Results:
+    """The results as the voter, who has just voted, may see them."""
+    counts = await tally(row["id"])
+    assert counts is not None, "a locked poll has options"
+    return present(counts, visible_to(row, user_id, has_voted=True))
 
 
 async def _finish(poll_id: int, voters_delta: int) -> int:
@@ -72,17 +74,21 @@ async def _finish(poll_id: int, voters_delta: int) -> int:
     return int(rows[0]["seq"])
 
 
-async def cast_vote(user_id: int, poll_id: int, option_id: int) -> tuple[Results, bool]:
+async def cast_vote(
+    user_id: int, poll_id: int, option_id: int, *, is_guest: bool = False
+) -> tuple[Results, bool]:
     """Vote for an option; returns the results and whether anything changed.
 
     In a single-choice poll a vote for another option replaces the earlier one.
     """
     async with write_transaction():
         row = await _open_poll(poll_id, user_id)
+        if is_guest and not row["allows_guests"]:
+            raise Forbidden("This poll takes votes from signed-in accounts only.")
         await _check_option(poll_id, option_id)
         mine = await _my_options(user_id, poll_id)
         if option_id in mine:
-            return await _results(poll_id), False
+            return await _voter_results(row, user_id), False
         replaced = [] if row["allows_multiple"] else mine
         if replaced:
             await _user(user_id).remove_m2m(*_options(replaced), m2m=User.options)
@@ -100,7 +106,7 @@ async def cast_vote(user_id: int, poll_id: int, option_id: int) -> tuple[Results
         )
         await _count([option_id], +1)
         seq = await _finish(poll_id, 0 if mine else 1)
-        result = await _results(poll_id)
+        result = await _voter_results(row, user_id)
     events.poll_changed(poll_id, seq)
     return result, True
 

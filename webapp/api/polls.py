@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from quart import Blueprint, url_for
@@ -14,6 +14,7 @@ from webapp.api.auth import current_account, login_required
 from webapp.api.models import MAX_ID, OptionText, QuestionText, StrictModel
 from webapp.errors import Unauthorized
 from webapp.polls import PollChanges, PollPage, PollView
+from webapp.tables import ResultsVisibility
 
 blueprint = Blueprint("polls", __name__)
 
@@ -28,11 +29,16 @@ def _distinct(options: list[str] | None) -> list[str] | None:
     return options
 
 
+Visibility = Literal["always", "after_vote", "after_close"]
+
+
 class PollCreate(StrictModel):
     question: QuestionText
     options: Options
     is_published: bool = False
     allows_multiple: bool = False
+    allows_guests: bool = False
+    results_visibility: Visibility = "always"
 
     _distinct_options = field_validator("options")(_distinct)
 
@@ -41,6 +47,9 @@ class PollUpdate(StrictModel):
     question: QuestionText | None = None
     options: Options | None = None
     allows_multiple: bool | None = None
+    allows_guests: bool | None = None
+    results_visibility: Visibility | None = None
+    results_hidden: bool | None = None
     is_published: bool | None = None
     closed: bool | None = None
 
@@ -81,6 +90,8 @@ async def post_poll(data: PollCreate, account: Account) -> tuple[PollView, int, 
         data.options,
         is_published=data.is_published,
         allows_multiple=data.allows_multiple,
+        allows_guests=data.allows_guests,
+        results_visibility=ResultsVisibility(data.results_visibility),
     )
     return poll, 201, {"Location": url_for("api.polls.get_poll", poll_id=poll.id)}
 
@@ -115,7 +126,10 @@ async def get_poll(poll_id: int) -> PollView:
 @validate_response(PollView)
 async def patch_poll(poll_id: int, data: PollUpdate, account: Account) -> PollView:
     """Edit a draft, publish, close (closed: true) or reopen (closed: false)."""
-    changes = PollChanges(**data.model_dump(exclude_unset=True))
+    values = data.model_dump(exclude_unset=True)
+    if "results_visibility" in values:
+        values["results_visibility"] = ResultsVisibility(values["results_visibility"])
+    changes = PollChanges(**values)
     return await polls.update_poll(poll_id, account.id, changes)
 
 

@@ -1,4 +1,4 @@
-"""RFC 9457 problem responses for every error under /api (and the OpenAPI document)."""
+"""Every error as an RFC 9457 problem under /api, and as an HTML error page elsewhere."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart, Response, json, request
+from quart import Quart, Response, json, render_template, request
 from quart_schema.validation import QuerystringValidationError, RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -50,9 +50,16 @@ def _is_api() -> bool:
     return request.path.startswith("/api/") or request.path == "/openapi.json"
 
 
+async def _page(status: int, title: str, detail: str) -> Response:
+    body = await render_template("error.html", status=status, title=title, detail=detail)
+    return Response(body, status=status, content_type="text/html; charset=utf-8")
+
+
 def register(app: Quart) -> None:
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> Response:
+        if not _is_api():
+            return await _page(error.status, error.title, error.detail)
         return problem(error.status, error.title, error.detail, error.slug, error.errors)
 
     @app.errorhandler(RequestSchemaValidationError)
@@ -71,15 +78,19 @@ def register(app: Quart) -> None:
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Any:
-        if not _is_api():
-            return error
         status = error.code or 500
         title = error.name
+        if not _is_api():
+            if error.response is not None:
+                return error.response
+            return await _page(status, title, error.description or title)
         return problem(status, title, error.description or title, title.lower().replace(" ", "-"))
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if not _is_api():
+            return await _page(500, "Internal server error", "Something went wrong on our side.")
         return problem(
             500, "Internal server error", "Something went wrong on our side.", "internal"
         )

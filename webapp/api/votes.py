@@ -11,7 +11,7 @@ from webapp import polls, votes
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
 from webapp.api.models import Id, StrictModel
-from webapp.polls import Results
+from webapp.results import Results
 
 blueprint = Blueprint("votes", __name__)
 
@@ -33,7 +33,9 @@ class MyVotes:
 @validate_response(Results, 200)
 async def post_vote(poll_id: int, data: VoteCast, account: Account) -> tuple[Results, int]:
     """Vote; 201 when it changed something, 200 when it was already so."""
-    results, changed = await votes.cast_vote(account.id, poll_id, data.option_id)
+    results, changed = await votes.cast_vote(
+        account.id, poll_id, data.option_id, is_guest=account.is_guest
+    )
     return results, 201 if changed else 200
 
 
@@ -66,4 +68,4 @@ async def get_my_votes(poll_id: int, account: Account) -> MyVotes:
 async def get_results(poll_id: int) -> Results:
     """Counts per option, total votes and distinct voters."""
     account = await current_account()
-    return await polls.results(poll_id, account.id if account else None)
+    return await polls.results_for(poll_id, account.id if account else None)

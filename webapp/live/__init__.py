@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from jinja2 import Environment
 from quart import Quart
 
 from webapp import events
@@ -11,15 +12,16 @@ from webapp.config import Settings
 from webapp.db import is_postgres_url
 from webapp.live.feed import PostgresFeed
 from webapp.live.hub import Hub
-from webapp.live.snapshots import load_snapshot
+from webapp.live.snapshots import SnapshotBuilder
 
 
 class Live:
     """One per app process: local fan-out always, PostgreSQL LISTEN/NOTIFY when configured."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, templates: Environment) -> None:
         interval = settings.live_interval_ms / 1000
-        self.hub = Hub(load_snapshot, interval)
+        builder = SnapshotBuilder(templates)
+        self.hub = Hub(builder.load, builder, interval)
         self.feed = (
             PostgresFeed(settings.database_url, self.hub, interval)
             if is_postgres_url(settings.database_url)
@@ -51,7 +53,7 @@ class Live:
 def setup(app: Quart, settings: Settings) -> Live:
     from webapp.live.routes import blueprint
 
-    live = Live(settings)
+    live = Live(settings, app.jinja_env)
     app.extensions["live"] = live
     app.register_blueprint(blueprint)
     return live

@@ -3,42 +3,63 @@
 Every message is a full snapshot, so a viewer that falls behind needs only the newest one of
 each type: a slow client never delays the others and never grows memory. A change on a quiet
 poll goes out at once; under a burst, viewers get at most one update per interval, and the
-final state always follows the last change.
+final state always follows the last change. Messages are built once per change, per format
+(JSON or the HTML partial) and per visibility, and shared by every viewer they fit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 log = logging.getLogger(__name__)
 
+Format = Literal["json", "html"]
 CLOSE = "close"
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What viewers of one poll should hold now; messages are JSON text built once per change."""
+    """What a poll's viewers should hold now."""
 
     seq: int
-    results: str
-    poll: str
     poll_version: str
-    deleted: bool = False
+    results: Mapping[tuple[Format, bool], str]  # (format, visible) -> message
+    poll: Mapping[Format, str]
+    can_see: Callable[[int | None], bool]  # viewer's user id -> may see the counts
+    # Users whose votes can_see was told about; None when visibility does not depend on votes.
+    checked: frozenset[int] | None = None
+
+    def covers(self, user_id: int | None) -> bool:
+        return self.checked is None or user_id is None or user_id in self.checked
 
 
-SnapshotLoader = Callable[[int], Awaitable[Snapshot | None]]
+# (poll id, user ids of the signed-in viewers) -> snapshot, or None when the poll is gone.
+SnapshotLoader = Callable[[int, frozenset[int]], Awaitable[Snapshot | None]]
+
+
+class Messages:
+    """The messages that do not come from a snapshot; one instance per format set."""
+
+    def viewers(self, fmt: Format, count: int) -> str:
+        raise NotImplementedError
+
+    def deleted(self, fmt: Format) -> str:
+        raise NotImplementedError
 
 
 class Viewer:
     """One connection's mailbox: the latest message of each type, never a backlog."""
 
-    __slots__ = ("poll_id", "pending", "wake", "seq")
+    __slots__ = ("poll_id", "user_id", "fmt", "pending", "wake", "seq")
 
-    def __init__(self, poll_id: int) -> None:
+    def __init__(self, poll_id: int, user_id: int | None, fmt: Format) -> None:
         self.poll_id = poll_id
+        self.user_id = user_id
+        self.fmt: Format = fmt
         self.pending: dict[str, str | int] = {}
         self.wake = asyncio.Event()
         self.seq = -1
@@ -56,10 +77,14 @@ class PollChannel:
     viewers_dirty: bool = False
     flusher: asyncio.Task[None] | None = None
 
+    def user_ids(self) -> frozenset[int]:
+        return frozenset(v.user_id for v in self.viewers if v.user_id is not None)
+
 
 class Hub:
-    def __init__(self, load: SnapshotLoader, interval: float) -> None:
+    def __init__(self, load: SnapshotLoader, messages: Messages, interval: float) -> None:
         self._load = load
+        self._messages = messages
         self._interval = interval
         self._channels: dict[int, PollChannel] = {}
         self._closing: int | None = None
@@ -68,25 +93,25 @@ class Hub:
         channel = self._channels.get(poll_id)
         return len(channel.viewers) if channel else 0
 
-    @property
-    def total_viewers(self) -> int:
-        return sum(len(channel.viewers) for channel in self._channels.values())
-
-    async def subscribe(self, poll_id: int) -> AsyncGenerator[tuple[str, str | int], None]:
+    async def subscribe(
+        self, poll_id: int, user_id: int | None = None, fmt: Format = "json"
+    ) -> AsyncGenerator[tuple[str, str | int], None]:
         """Register a viewer and yield (kind, message); the last may be ("close", code)."""
         if self._closing is not None:
             yield CLOSE, self._closing
             return
-        viewer = Viewer(poll_id)
+        viewer = Viewer(poll_id, user_id, fmt)
         channel = self._channels.setdefault(poll_id, PollChannel())
         channel.viewers.add(viewer)
         channel.viewers_dirty = True
         try:
-            snapshot = channel.snapshot or await self._load(poll_id)
+            snapshot = channel.snapshot
+            if snapshot is None or not snapshot.covers(user_id):
+                snapshot = await self._load(poll_id, channel.user_ids())
             if snapshot is not None:
-                if channel.snapshot is None or channel.snapshot.seq < snapshot.seq:
+                if channel.snapshot is None or channel.snapshot.seq <= snapshot.seq:
                     channel.snapshot = snapshot
-                self._deliver_to(viewer, channel.snapshot, poll_changed=False)
+                self._deliver_to(viewer, channel.snapshot or snapshot, poll_changed=False)
             self._schedule(poll_id, channel)
             while True:
                 await viewer.wake.wait()
@@ -137,19 +162,20 @@ class Hub:
                 if channel.results_dirty:
                     channel.results_dirty = False
                     try:
-                        snapshot = await self._load(poll_id)
+                        snapshot = await self._load(poll_id, channel.user_ids())
                     except Exception:
                         log.exception("could not load poll %s for viewers", poll_id)
                         snapshot = channel.snapshot
                     if snapshot is None:
-                        self._delete(poll_id, channel)
+                        self._delete(channel)
                         return
                     self._deliver(channel, snapshot)
                 if channel.viewers_dirty:
                     channel.viewers_dirty = False
                     count = len(channel.viewers)
+                    built = {fmt: self._messages.viewers(fmt, count) for fmt in ("json", "html")}
                     for viewer in channel.viewers:
-                        viewer.offer("viewers", count)
+                        viewer.offer("viewers", built[viewer.fmt])
                 await asyncio.sleep(self._interval)
         finally:
             channel.flusher = None
@@ -170,13 +196,14 @@ class Hub:
         if snapshot.seq < viewer.seq:
             return
         if poll_changed and viewer.seq >= 0:
-            viewer.offer("poll", snapshot.poll)
+            viewer.offer("poll", snapshot.poll[viewer.fmt])
         if snapshot.seq > viewer.seq:
-            viewer.offer("results", snapshot.results)
+            visible = snapshot.can_see(viewer.user_id)
+            viewer.offer("results", snapshot.results[(viewer.fmt, visible)])
         viewer.seq = snapshot.seq
 
-    def _delete(self, poll_id: int, channel: PollChannel) -> None:
+    def _delete(self, channel: PollChannel) -> None:
         channel.snapshot = None
         for viewer in channel.viewers:
-            viewer.offer("deleted", '{"type": "deleted"}')
+            viewer.offer("deleted", self._messages.deleted(viewer.fmt))
             viewer.offer(CLOSE, 1000)

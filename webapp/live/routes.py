@@ -1,16 +1,21 @@
-"""GET /api/v1/polls/{id}/live: a WebSocket of JSON snapshots (see docs/live.md)."""
+"""GET /api/v1/polls/{id}/live: a WebSocket of live snapshots (see docs/live.md).
+
+`?format=html` streams the rendered results partial instead of JSON, for htmx pages.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+from typing import cast
+from urllib.parse import urlsplit
 
 from quart import Blueprint, current_app, websocket
 
 from webapp.accounts import Account, account_for_token
 from webapp.errors import NotFound, Unauthorized
-from webapp.live.hub import CLOSE, Hub
+from webapp.live.hub import CLOSE, Format, Hub
+from webapp.pages.session import session_account
 from webapp.polls import poll_row
 
 blueprint = Blueprint("live", __name__)
@@ -18,19 +23,34 @@ blueprint = Blueprint("live", __name__)
 MAX_INCOMING = 1024
 CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_TOO_BIG = 1009
 
 
+def _origin_allowed() -> bool:
+    """Cross-site WebSocket hijacking guard, for connections that ride on the cookie."""
+    origin = websocket.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser: no ambient cookie to abuse
+    allowed = current_app.extensions["settings"].allowed_origins
+    if allowed:
+        return origin in allowed
+    return urlsplit(origin).netloc == websocket.headers.get("Host", "")
+
+
 async def _websocket_account() -> Account | None:
-    """Bearer token from the Authorization header or, for browsers, the `token` parameter."""
+    """Bearer header, `token` parameter (clients that cannot set headers), or the cookie."""
     scheme, _, token = websocket.headers.get("Authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else ""
     token = token or websocket.args.get("token", "")
-    if not token:
-        return None
-    account = await account_for_token(token)
-    if account is None:
-        raise Unauthorized("invalid token")
+    if token:
+        account = await account_for_token(token)
+        if account is None:
+            raise Unauthorized("invalid token")
+        return account
+    account = await session_account()
+    if account is not None and not _origin_allowed():
+        raise PermissionError("origin not allowed")
     return account
 
 
@@ -43,13 +63,11 @@ async def _read_until_too_big() -> None:
             return
 
 
-async def _send_updates(hub: Hub, poll_id: int) -> None:
-    async for kind, message in hub.subscribe(poll_id):
+async def _send_updates(hub: Hub, poll_id: int, user_id: int | None, fmt: Format) -> None:
+    async for kind, message in hub.subscribe(poll_id, user_id, fmt):
         if kind == CLOSE:
             await websocket.close(int(message))
             return
-        if kind == "viewers":
-            message = json.dumps({"type": "viewers", "count": message})
         await websocket.send(str(message))
 
 
@@ -57,11 +75,15 @@ async def _send_updates(hub: Hub, poll_id: int) -> None:
 async def poll_live(poll_id: int) -> None:
     """Stream a poll's results: a snapshot at once, then one after every change."""
     await websocket.accept()
+    fmt = cast(Format, "html" if websocket.args.get("format") == "html" else "json")
     try:
         account = await _websocket_account()
         await poll_row(poll_id, account.id if account else None)
     except Unauthorized:
         await websocket.close(CLOSE_UNAUTHORIZED, "invalid token")
+        return
+    except PermissionError:
+        await websocket.close(CLOSE_FORBIDDEN_ORIGIN, "origin not allowed")
         return
     except NotFound:
         # Accept, then close: an HTTP rejection looks like a network failure to browsers.
@@ -69,7 +91,7 @@ async def poll_live(poll_id: int) -> None:
         return
     hub: Hub = current_app.extensions["live"].hub
     tasks = [
-        asyncio.create_task(_send_updates(hub, poll_id)),
+        asyncio.create_task(_send_updates(hub, poll_id, account.id if account else None, fmt)),
         asyncio.create_task(_read_until_too_big()),
     ]
     try:

@@ -1,44 +1,100 @@
-"""Builds a poll's live messages: once per change, shared by every viewer of the poll."""
+"""Builds a poll's live messages: once per change, per format and visibility, for all viewers."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from webapp.live.hub import Snapshot
-from webapp.polls import current_results, load_row
+from jinja2 import Environment
+
+from webapp.live.hub import Format, Messages, Snapshot
+from webapp.polls import load_row
+from webapp.results import Results, present, tally, visible_to, voters_among
+from webapp.tables import ResultsVisibility
 
 
-async def load_snapshot(poll_id: int) -> Snapshot | None:
-    """The poll's current results and poll messages; None when it no longer exists."""
-    row = await load_row(poll_id)
-    results = await current_results(poll_id) if row else None
-    if row is None or results is None:
-        return None
-    closed_at = row["closed_at"].isoformat() if row["closed_at"] else None
-    results_message = {
-        "type": "results",
-        "poll_id": poll_id,
-        "seq": results.seq,
-        "options": [{"id": option.id, "votes": option.votes} for option in results.options],
-        "total_votes": results.total_votes,
-        "voters": results.voters,
-        "closed": results.closed,
-    }
-    poll_message = {
-        "type": "poll",
-        "poll_id": poll_id,
-        "seq": results.seq,
-        "question": row["question"],
-        "is_published": row["is_published"],
-        "allows_multiple": row["allows_multiple"],
-        "closed": closed_at is not None,
-        "closed_at": closed_at,
-        "updated_at": row["updated_at"].isoformat(),
-        "options": [{"id": option.id, "text": option.text} for option in results.options],
-    }
-    return Snapshot(
-        seq=results.seq,
-        results=json.dumps(results_message, separators=(",", ":")),
-        poll=json.dumps(poll_message, separators=(",", ":")),
-        poll_version=f"{row['updated_at'].isoformat()}|{closed_at}|{row['is_published']}",
+def _json(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+def results_message(results: Results) -> str:
+    return _json(
+        {
+            "type": "results",
+            "poll_id": results.poll_id,
+            "seq": results.seq,
+            "options": [{"id": o.id, "votes": o.votes} for o in results.options],
+            "total_votes": results.total_votes,
+            "voters": results.voters,
+            "closed": results.closed,
+            "visible": results.visible,
+        }
     )
+
+
+def poll_message(row: dict[str, Any], results: Results) -> str:
+    closed_at = row["closed_at"].isoformat() if row["closed_at"] else None
+    return _json(
+        {
+            "type": "poll",
+            "poll_id": row["id"],
+            "seq": results.seq,
+            "question": row["question"],
+            "is_published": row["is_published"],
+            "allows_multiple": row["allows_multiple"],
+            "allows_guests": row["allows_guests"],
+            "results_visibility": row["results_visibility"],
+            "results_hidden": row["results_hidden"],
+            "closed": closed_at is not None,
+            "closed_at": closed_at,
+            "updated_at": row["updated_at"].isoformat(),
+            "options": [{"id": option.id, "text": option.text} for option in results.options],
+        }
+    )
+
+
+class SnapshotBuilder(Messages):
+    """Loads a poll once per change and renders every variant its viewers may need."""
+
+    def __init__(self, templates: Environment) -> None:
+        self._templates = templates
+
+    def _render(self, name: str, **context: Any) -> str:
+        return self._templates.get_template(name).render(**context)
+
+    async def load(self, poll_id: int, user_ids: frozenset[int]) -> Snapshot | None:
+        row = await load_row(poll_id)
+        counts = await tally(poll_id) if row else None
+        if row is None or counts is None:
+            return None
+        depends_on_votes = (
+            row["results_visibility"] == ResultsVisibility.after_vote and not row["results_hidden"]
+        )
+        voted = await voters_among(poll_id, user_ids) if depends_on_votes else frozenset()
+        shown, withheld = present(counts, True), present(counts, False)
+        return Snapshot(
+            seq=counts.seq,
+            poll_version=f"{row['updated_at'].isoformat()}|{row['closed_at']}",
+            results={
+                ("json", True): results_message(shown),
+                ("json", False): results_message(withheld),
+                ("html", True): self._render("_partials/results.html", results=shown, poll=row),
+                ("html", False): self._render("_partials/results.html", results=withheld, poll=row),
+            },
+            poll={
+                "json": poll_message(row, shown),
+                "html": self._render("_partials/status.html", poll=row),
+            },
+            can_see=lambda user_id: visible_to(row, user_id, user_id in voted),
+            checked=user_ids if depends_on_votes else None,
+        )
+
+    def viewers(self, fmt: Format, count: int) -> str:
+        if fmt == "html":
+            return self._render("_partials/viewers.html", count=count)
+        return _json({"type": "viewers", "count": count})
+
+    def deleted(self, fmt: Format) -> str:
+        if fmt == "html":
+            return self._render("_partials/status.html", poll=None)
+        return _json({"type": "deleted"})

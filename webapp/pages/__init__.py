@@ -1,0 +1,67 @@
+"""Server-rendered pages (Jinja2 + htmx) beside the JSON API, on the same domain code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Quart, Response, abort, redirect, request, url_for
+from quart_auth import QuartAuth
+
+from webapp.config import Settings
+from webapp.pages.session import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SignInRequired,
+    csrf_token,
+    csrf_valid,
+    session_account,
+)
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI sets inline styles; its page alone may use them.
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+def setup(app: Quart, settings: Settings) -> None:
+    from webapp.pages import auth, home, polls, present
+
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+    )
+    QuartAuth(app, cookie_secure=settings.cookie_secure, cookie_samesite="Lax")
+    for blueprint in (home.blueprint, auth.blueprint, polls.blueprint, present.blueprint):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    async def check_csrf() -> None:
+        """Every state-changing request made with the cookie session carries its CSRF token."""
+        if request.method in SAFE_METHODS or request.path.startswith("/api/"):
+            return
+        submitted = request.headers.get(CSRF_HEADER) or (await request.form).get(CSRF_FIELD)
+        if not csrf_valid(submitted):
+            abort(403, "The form expired or did not come from this site: reload and try again.")
+
+    @app.after_request
+    async def security_headers(response: Response) -> Response:
+        policy = DOCS_CSP if request.path == "/docs" else CSP
+        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    @app.errorhandler(SignInRequired)
+    async def sign_in_first(error: SignInRequired) -> Any:
+        return redirect(url_for("auth.signin", next=error.next_path), 303)
+
+    @app.context_processor
+    async def page_context() -> dict[str, object]:
+        return {"csrf_token": csrf_token(), "me": await session_account()}

@@ -1,0 +1,38 @@
+"""Form handling shared by the pages: validate with the API's models, errors per field."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from quart import redirect, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], data: dict[str, Any]) -> tuple[M | None, dict[str, str]]:
+    """The model, or None and one message per field (the first error for each)."""
+    try:
+        return model.model_validate(data), {}
+    except ValidationError as error:
+        errors: dict[str, str] = {}
+        for item in error.errors(include_url=False):
+            field = str(item["loc"][0]) if item["loc"] else "form"
+            message = item["msg"].removeprefix("Value error, ")
+            errors.setdefault(field, message[:1].upper() + message[1:])
+        return None, errors
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def safe_next(default: str) -> str:
+    """A same-site path to return to after a form; never an open redirect."""
+    target = request.args.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+def back_to_poll(poll_id: int) -> WerkzeugResponse:
+    return redirect(url_for("polls.show_poll", poll_id=poll_id), 303)

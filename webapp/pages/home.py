@@ -1,0 +1,51 @@
+"""The home page and opening a poll by its join code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, redirect, render_template, request, url_for
+
+from webapp import polls
+from webapp.errors import NotFound
+from webapp.pages.session import session_account
+
+blueprint = Blueprint("home", __name__)
+
+PAGE_SIZE = 10
+
+
+@blueprint.get("/")
+async def index() -> Any:
+    """Published polls, newest first, a join-code box, and the member's own polls."""
+    me = await session_account()
+    cursor = request.args.get("cursor", "")
+    before_id = int(cursor) if cursor.isdigit() and 0 < int(cursor) < 2**31 else None
+    page = await polls.list_polls(
+        me.id if me else None, mine=False, limit=PAGE_SIZE, before_id=before_id
+    )
+    mine = None
+    if me is not None and not me.is_guest:
+        mine = await polls.list_polls(me.id, mine=True, limit=50, before_id=None)
+    return await render_template("home.html", page=page, mine=mine, cursor=before_id)
+
+
+@blueprint.get("/join")
+async def join() -> Any:
+    """Open a poll by its join code (the home page's box)."""
+    code = request.args.get("code", "")
+    try:
+        poll_id = await polls.poll_id_for_code(code[:32])
+    except NotFound:
+        return await render_template("home_join_error.html", code=code[:32]), 404
+    return redirect(url_for("polls.show_poll", poll_id=poll_id), 303)
+
+
+@blueprint.get("/j/<code>")
+async def join_short(code: str) -> Any:
+    """The short join link printed under the QR code."""
+    try:
+        poll_id = await polls.poll_id_for_code(code[:32])
+    except NotFound:
+        return await render_template("home_join_error.html", code=code[:32]), 404
+    return redirect(url_for("polls.show_poll", poll_id=poll_id), 303)

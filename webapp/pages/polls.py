@@ -1,0 +1,242 @@
+"""Poll pages: create and edit, vote and watch, publish, close, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from webapp import polls, votes
+from webapp.accounts import Account
+from webapp.api.polls import MAX_OPTIONS, PollCreate
+from webapp.errors import DomainError, Forbidden
+from webapp.pages.forms import back_to_poll, is_htmx, validate
+from webapp.pages.session import SignInRequired, session_account
+from webapp.polls import PollChanges
+from webapp.tables import ResultsVisibility
+
+blueprint = Blueprint("polls", __name__)
+
+BLANK_OPTIONS = 4
+
+
+async def require_member(*, allow_guest: bool = False) -> Account:
+    """The signed-in member; anyone else is sent to sign in and brought back."""
+    me = await session_account()
+    if me is None or (me.is_guest and not allow_guest):
+        raise SignInRequired(request.full_path.rstrip("?"))
+    return me
+
+
+def _poll_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    return {
+        "question": form.get("question", ""),
+        "options": [text for text in form.getlist("options") if text.strip()],
+        "allows_multiple": form.get("choice") == "multiple",
+        "allows_guests": form.get("allows_guests") == "on",
+        "results_visibility": form.get("results_visibility", "always"),
+        "is_published": form.get("action") == "publish",
+    }
+
+
+async def _render_form(
+    values: dict[str, Any], errors: dict[str, str], poll_id: int | None, status: int = 200
+) -> Any:
+    options = list(values.get("options", []))
+    options += [""] * max(0, min(MAX_OPTIONS, len(options) + 1, BLANK_OPTIONS) - len(options))
+    if values.pop("add_option", False) and len(options) < MAX_OPTIONS:
+        options.append("")
+    page = await render_template(
+        "polls/form.html", values=values, options=options, errors=errors, poll_id=poll_id
+    )
+    return page, status
+
+
+@blueprint.get("/polls/new")
+async def new_poll() -> Any:
+    """The form for a new poll."""
+    await require_member()
+    return await _render_form({"results_visibility": "always"}, {}, None)
+
+
+@blueprint.get("/polls/option")
+async def option_input() -> Any:
+    """One more option field (htmx adds it to the form)."""
+    return await render_template("_partials/option_input.html", text="")
+
+
+@blueprint.get("/polls/nothing")
+async def nothing() -> str:
+    """An empty answer: htmx swaps it in to remove an option field."""
+    return ""
+
+
+@blueprint.post("/polls")
+async def create_poll() -> Any:
+    """Save a draft or publish; without JavaScript, 'add option' re-renders the form."""
+    me = await require_member()
+    form = await request.form
+    values = _poll_form(form)
+    if form.get("action") == "add_option":
+        return await _render_form({**values, "add_option": True}, {}, None)
+    data, errors = validate(PollCreate, values)
+    if data is None:
+        return await _render_form(values, errors, None, 422)
+    poll = await polls.create_poll(
+        me.id,
+        data.question,
+        data.options,
+        is_published=data.is_published,
+        allows_multiple=data.allows_multiple,
+        allows_guests=data.allows_guests,
+        results_visibility=ResultsVisibility(data.results_visibility),
+    )
+    return back_to_poll(poll.id)
+
+
+@blueprint.route("/polls/<id:poll_id>/edit", methods=["GET", "POST"])
+async def edit_poll(poll_id: int) -> Any:
+    """Edit a draft (question, options, settings), then save or publish."""
+    me = await require_member()
+    poll = await polls.get_poll(poll_id, me.id)
+    if poll.creator.id != me.id:
+        raise Forbidden("Only the poll's creator can edit it.")
+    if request.method == "GET":
+        values = {
+            "question": poll.question,
+            "allows_multiple": poll.allows_multiple,
+            "allows_guests": poll.allows_guests,
+            "results_visibility": poll.results_visibility.value,
+            "options": [option.text for option in poll.options],
+        }
+        return await _render_form(values, {}, poll_id)
+    form = await request.form
+    values = _poll_form(form)
+    if form.get("action") == "add_option":
+        return await _render_form({**values, "add_option": True}, {}, poll_id)
+    data, errors = validate(PollCreate, values)
+    if data is None:
+        return await _render_form(values, errors, poll_id, 422)
+    changes = PollChanges(
+        question=data.question,
+        options=data.options,
+        allows_multiple=data.allows_multiple,
+        allows_guests=data.allows_guests,
+        results_visibility=ResultsVisibility(data.results_visibility),
+        is_published=True if data.is_published else None,
+    )
+    await polls.update_poll(poll_id, me.id, changes)
+    return back_to_poll(poll_id)
+
+
+async def _poll_page(poll_id: int, status: int = 200, error: str | None = None) -> Any:
+    me = await session_account()
+    viewer_id = me.id if me else None
+    poll = await polls.get_poll(poll_id, viewer_id)
+    results = await polls.results_for(poll_id, viewer_id)
+    mine = await votes.my_choices(viewer_id, poll_id) if viewer_id else []
+    page = await render_template(
+        "polls/show.html", poll=poll, results=results, mine=mine, error=error
+    )
+    return page, status
+
+
+@blueprint.get("/polls/<id:poll_id>")
+async def show_poll(poll_id: int) -> Any:
+    """Vote with one tap and watch the results move."""
+    return await _poll_page(poll_id)
+
+
+async def _after_vote(poll_id: int, me: Account, error: DomainError | None = None) -> Any:
+    """htmx gets the voting block and the results (out of band); plain forms a redirect."""
+    if error is not None and not is_htmx():
+        return await _poll_page(poll_id, error.status, error.detail)
+    if not is_htmx():
+        return back_to_poll(poll_id)
+    poll = await polls.get_poll(poll_id, me.id)
+    results = await polls.results_for(poll_id, me.id)
+    mine = await votes.my_choices(me.id, poll_id)
+    vote_block = await render_template(
+        "_partials/vote.html", poll=poll, mine=mine, error=error.detail if error else None
+    )
+    results_block = await render_template("_partials/results.html", results=results, poll=poll)
+    return vote_block + results_block
+
+
+@blueprint.post("/polls/<id:poll_id>/vote")
+async def vote(poll_id: int) -> Any:
+    """Vote for an option; in a multiple-choice poll a second tap takes it back."""
+    me = await require_member(allow_guest=True)
+    raw = (await request.form).get("option_id", "")
+    option_id = int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else 0
+    try:
+        mine = await votes.my_choices(me.id, poll_id)
+        poll = await polls.get_poll(poll_id, me.id)
+        if poll.allows_multiple and option_id in mine:
+            await votes.withdraw_votes(me.id, poll_id, option_id)
+        else:
+            await votes.cast_vote(me.id, poll_id, option_id, is_guest=me.is_guest)
+    except DomainError as error:
+        return await _after_vote(poll_id, me, error)
+    return await _after_vote(poll_id, me)
+
+
+@blueprint.post("/polls/<id:poll_id>/withdraw")
+async def withdraw(poll_id: int) -> Any:
+    """Withdraw all of my votes in this poll."""
+    me = await require_member(allow_guest=True)
+    try:
+        await votes.withdraw_votes(me.id, poll_id)
+    except DomainError as error:
+        return await _after_vote(poll_id, me, error)
+    return await _after_vote(poll_id, me)
+
+
+async def _change(poll_id: int, changes: PollChanges) -> Any:
+    me = await require_member()
+    await polls.update_poll(poll_id, me.id, changes)
+    return back_to_poll(poll_id)
+
+
+@blueprint.post("/polls/<id:poll_id>/publish")
+async def publish(poll_id: int) -> Any:
+    """Publish a draft: it gets its join code and opens for votes."""
+    return await _change(poll_id, PollChanges(is_published=True))
+
+
+@blueprint.post("/polls/<id:poll_id>/close")
+async def close(poll_id: int) -> Any:
+    """Stop voting."""
+    return await _change(poll_id, PollChanges(closed=True))
+
+
+@blueprint.post("/polls/<id:poll_id>/reopen")
+async def reopen(poll_id: int) -> Any:
+    """Open voting again."""
+    return await _change(poll_id, PollChanges(closed=False))
+
+
+@blueprint.post("/polls/<id:poll_id>/results-hidden")
+async def set_results_hidden(poll_id: int) -> Any:
+    """The presenter's toggle: hide results from voters, or reveal them."""
+    hidden = (await request.form).get("hidden") == "1"
+    me = await require_member()
+    await polls.update_poll(poll_id, me.id, PollChanges(results_hidden=hidden))
+    target = (await request.form).get("return_to")
+    if target == "present":
+        return redirect(url_for("present.present_poll", poll_id=poll_id), 303)
+    return back_to_poll(poll_id)
+
+
+@blueprint.route("/polls/<id:poll_id>/delete", methods=["GET", "POST"])
+async def delete(poll_id: int) -> Any:
+    """Confirm, then delete the poll with its votes."""
+    me = await require_member()
+    poll = await polls.get_poll(poll_id, me.id)
+    if poll.creator.id != me.id:
+        raise Forbidden("Only the poll's creator can delete it.")
+    if request.method == "GET":
+        return await render_template("polls/delete.html", poll=poll)
+    await polls.delete_poll(poll_id, me.id)
+    return redirect(url_for("home.index"), 303)

@@ -1,0 +1,63 @@
+"""The browser's cookie session (quart-auth) and its CSRF token.
+
+The cookie carries a random session token that is stored hashed, like API tokens, so signing
+out revokes it at once. Guests get the same kind of session for their guest user.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from quart import current_app, g, session
+from quart_auth import AuthUser, current_user, login_user, logout_user
+
+from webapp.accounts import Account, account_for_token, issue_token, revoke_token
+
+
+class SignInRequired(Exception):
+    """Raised by a page that needs a member; the app redirects to sign in, then back."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+async def session_account() -> Account | None:
+    """The account (or guest) behind this browser's cookie, if any."""
+    if "session_account" not in g:
+        token = current_user.auth_id
+        g.session_account = await account_for_token(token) if token else None
+    account: Account | None = g.session_account
+    return account
+
+
+async def start_session(account: Account) -> None:
+    settings = current_app.extensions["settings"]
+    token = await issue_token(account.id, timedelta(days=settings.token_ttl_days))
+    login_user(AuthUser(token), remember=True)
+    g.session_account = account
+
+
+async def end_session() -> None:
+    token = current_user.auth_id
+    if token:
+        await revoke_token(token)
+    logout_user()
+    g.session_account = None
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, sent back by forms (a field) and htmx (a header)."""
+    if CSRF_FIELD not in session:
+        session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return str(session[CSRF_FIELD])
+
+
+def csrf_valid(submitted: str | None) -> bool:
+    expected = session.get(CSRF_FIELD)
+    return bool(expected and submitted and secrets.compare_digest(expected, submitted))

@@ -1,0 +1,135 @@
+"""A poll's results: counted once from the running totals, then shown or withheld per viewer.
+
+`tally` is the only place counts are read; `present` is the only place they are hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.tables import PollOption, ResultsVisibility, Vote
+
+
+@dataclass
+class OptionResult:
+    id: int
+    text: str
+    votes: int | None
+    percent: int | None
+
+
+@dataclass
+class Results:
+    """What one viewer may see; with visible false the counts are null."""
+
+    poll_id: int
+    options: list[OptionResult]
+    total_votes: int | None
+    voters: int | None
+    seq: int
+    closed: bool
+    visible: bool
+
+
+@dataclass(frozen=True)
+class Tally:
+    poll_id: int
+    seq: int
+    closed: bool
+    voters: int
+    options: tuple[tuple[int, str, int], ...]
+
+    @property
+    def total_votes(self) -> int:
+        return sum(votes for _, _, votes in self.options)
+
+
+async def tally(poll_id: int) -> Tally | None:
+    """Counts, voters and seq from one statement, so they agree; never a scan of the votes."""
+    rows = (
+        await PollOption.select(
+            PollOption.id,
+            PollOption.text,
+            PollOption.votes,
+            PollOption.poll.voters.as_alias("voters"),
+            PollOption.poll.seq.as_alias("seq"),
+            PollOption.poll.closed_at.as_alias("closed_at"),
+        )
+        .where(PollOption.poll == poll_id)
+        .order_by(PollOption.position)
+    )
+    if not rows:
+        return None
+    first = rows[0]
+    return Tally(
+        poll_id=poll_id,
+        seq=first["seq"],
+        closed=first["closed_at"] is not None,
+        voters=first["voters"],
+        options=tuple((row["id"], row["text"], row["votes"]) for row in rows),
+    )
+
+
+def present(counts: Tally, visible: bool) -> Results:
+    total = counts.total_votes
+    return Results(
+        poll_id=counts.poll_id,
+        options=[
+            OptionResult(
+                id=option_id,
+                text=text,
+                votes=votes if visible else None,
+                percent=(round(votes * 100 / total) if total else 0) if visible else None,
+            )
+            for option_id, text, votes in counts.options
+        ],
+        total_votes=total if visible else None,
+        voters=counts.voters if visible else None,
+        seq=counts.seq,
+        closed=counts.closed,
+        visible=visible,
+    )
+
+
+def needs_vote_check(poll: dict[str, Any], viewer_id: int | None) -> bool:
+    """Whether visibility for this viewer depends on whether they have voted."""
+    return (
+        viewer_id is not None
+        and viewer_id != poll["creator"]
+        and not poll["results_hidden"]
+        and poll["results_visibility"] == ResultsVisibility.after_vote
+    )
+
+
+def visible_to(poll: dict[str, Any], viewer_id: int | None, has_voted: bool) -> bool:
+    """The creator always sees results; others per the poll's rule and the presenter's toggle."""
+    if viewer_id is not None and viewer_id == poll["creator"]:
+        return True
+    if poll["results_hidden"]:
+        return False
+    rule = poll["results_visibility"]
+    if rule == ResultsVisibility.after_vote:
+        return has_voted
+    if rule == ResultsVisibility.after_close:
+        return poll["closed_at"] is not None
+    return True
+
+
+async def voted_in(user_id: int, poll_ids: Iterable[int]) -> set[int]:
+    """Which of these polls the user has a vote in."""
+    ids = list(poll_ids)
+    if not ids:
+        return set()
+    rows = await Vote.select(Vote.poll).where(Vote.user == user_id, Vote.poll.is_in(ids))
+    return {row["poll"] for row in rows}
+
+
+async def voters_among(poll_id: int, user_ids: Iterable[int]) -> frozenset[int]:
+    """Which of these users have a vote in the poll (one query for a whole audience)."""
+    ids = list(user_ids)
+    if not ids:
+        return frozenset()
+    rows = await Vote.select(Vote.user).where(Vote.poll == poll_id, Vote.user.is_in(ids))
+    return frozenset(row["user"] for row in rows)
