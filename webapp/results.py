@@ -104,11 +104,12 @@ def needs_vote_check(poll: dict[str, Any], viewer_id: int | None) -> bool:
 
 
 def visible_to(poll: dict[str, Any], viewer_id: int | None, has_voted: bool) -> bool:
-    """The creator always sees results; others per the poll's rule and the presenter's toggle."""
-    if viewer_id is not None and viewer_id == poll["creator"]:
-        return True
+    """The presenter's hide toggle hides results on every screen, the presenter's too (it is
+    the big screen); otherwise the creator always sees them and others per the poll's rule."""
     if poll["results_hidden"]:
         return False
+    if viewer_id is not None and viewer_id == poll["creator"]:
+        return True
     rule = poll["results_visibility"]
     if rule == ResultsVisibility.after_vote:
         return has_voted

@@ -194,8 +194,11 @@ async def withdraw(poll_id: int) -> Any:
 
 
 async def _change(poll_id: int, changes: PollChanges) -> Any:
+    """Apply a creator's change, then return to the poll page or the presenter view."""
     me = await require_member()
     await polls.update_poll(poll_id, me.id, changes)
+    if (await request.form).get("return_to") == "present":
+        return redirect(url_for("present.present_poll", poll_id=poll_id), 303)
     return back_to_poll(poll_id)
 
 
@@ -219,14 +222,9 @@ async def reopen(poll_id: int) -> Any:
 
 @blueprint.post("/polls/<id:poll_id>/results-hidden")
 async def set_results_hidden(poll_id: int) -> Any:
-    """The presenter's toggle: hide results from voters, or reveal them."""
+    """The presenter's toggle: hide the results from every screen, or reveal them."""
     hidden = (await request.form).get("hidden") == "1"
-    me = await require_member()
-    await polls.update_poll(poll_id, me.id, PollChanges(results_hidden=hidden))
-    target = (await request.form).get("return_to")
-    if target == "present":
-        return redirect(url_for("present.present_poll", poll_id=poll_id), 303)
-    return back_to_poll(poll_id)
+    return await _change(poll_id, PollChanges(results_hidden=hidden))
 
 
 @blueprint.route("/polls/<id:poll_id>/delete", methods=["GET", "POST"])
