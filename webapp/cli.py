@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 
 from webapp.config import ConfigError, Settings, database_url
 from webapp.db import is_postgres_url
@@ -33,11 +34,40 @@ def serve(host: str, port: int, workers: int) -> None:
     server.serve(host, port, workers)
 
 
+def demo(host: str, port: int) -> None:
+    """Set up the demo account and sample poll, print how to join, then serve."""
+    import segno
+
+    from webapp import server
+    from webapp.demo import ensure_demo
+    from webapp.passwords import Passwords
+
+    migrate()
+    settings = Settings.from_env()
+    passwords = Passwords(
+        settings.password_time_cost, settings.password_memory_kib, settings.password_concurrency
+    )
+    found = asyncio.run(ensure_demo(passwords))
+    shown_host = socket.gethostname() if host in {"0.0.0.0", "::"} else host
+    base = f"http://{shown_host}:{port}"
+    join_url = f"{base}/j/{found.poll.join_code}"
+    print(f"""
+livepolls demo
+  Poll:       {base}/polls/{found.poll.id}
+  Presenter:  {base}/polls/{found.poll.id}/present
+  Join code:  {found.poll.join_code}   ({join_url})
+  Sign in as: {found.email} / {found.password}
+""")
+    segno.make(join_url, error="m").terminal(compact=True)
+    server.serve(host, port, 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="livepolls", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply database migrations")
     serve_parser = commands.add_parser("serve", help="apply migrations and run the server")
+    demo_parser = commands.add_parser("demo", help="create a demo poll, print its links, serve")
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
@@ -45,9 +75,13 @@ def main(argv: list[str] | None = None) -> None:
     serve_parser.add_argument("--host", default=settings.host)
     serve_parser.add_argument("--port", type=int, default=settings.port)
     serve_parser.add_argument("--workers", type=int, default=1)
+    demo_parser.add_argument("--host", default=settings.host)
+    demo_parser.add_argument("--port", type=int, default=settings.port)
     args = parser.parse_args(argv)
     if args.command == "migrate":
         migrate()
+    elif args.command == "demo":
+        demo(args.host, args.port)
     else:
         serve(args.host, args.port, args.workers)
 
