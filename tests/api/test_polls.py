@@ -28,6 +28,11 @@ POLL_FIELDS = {
     "options",
     "total_votes",
     "voters",
+    "allows_guests",
+    "results_visibility",
+    "results_hidden",
+    "results_visible",
+    "join_code",
 }
 OPTION_FIELDS = {"id", "text", "position", "votes"}
 

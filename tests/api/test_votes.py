@@ -115,9 +115,9 @@ async def test_first_vote_is_201_with_the_results(
     assert {"poll_id", "options", "total_votes", "voters"} <= set(body)
     assert body["poll_id"] == poll["id"]
     assert body["options"] == [
-        {"id": vim, "text": "vim", "votes": 0},
-        {"id": emacs, "text": "emacs", "votes": 1},
-        {"id": nano, "text": "nano", "votes": 0},
+        {"id": vim, "text": "vim", "votes": 0, "percent": 0},
+        {"id": emacs, "text": "emacs", "votes": 1, "percent": 100},
+        {"id": nano, "text": "nano", "votes": 0, "percent": 0},
     ]
     assert body["total_votes"] == 1
     assert body["voters"] == 1

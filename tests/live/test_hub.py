@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from webapp.live.hub import Hub, Snapshot
+from webapp.live.hub import Format, Hub, Messages, Snapshot
 
 INTERVAL = 0.05
 
@@ -23,11 +23,31 @@ class Source:
         self.version = "v1"
         self.exists = True
 
-    async def load(self, poll_id: int) -> Snapshot | None:
+    async def load(self, poll_id: int, user_ids: frozenset[int]) -> Snapshot | None:
         self.loads += 1
         if not self.exists:
             return None
-        return Snapshot(self.seq, f"results:{self.seq}", f"poll:{self.version}", self.version)
+        results = f"results:{self.seq}"
+        return Snapshot(
+            seq=self.seq,
+            poll_version=self.version,
+            results={
+                ("json", True): results,
+                ("json", False): "hidden",
+                ("html", True): results,
+                ("html", False): "hidden",
+            },
+            poll={"json": f"poll:{self.version}", "html": f"poll:{self.version}"},
+            can_see=lambda user_id: user_id != 13,  # user 13 may not see the counts
+        )
+
+
+class PlainMessages(Messages):
+    def viewers(self, fmt: Format, count: int) -> str:
+        return str(count)
+
+    def deleted(self, fmt: Format) -> str:
+        return '{"type": "deleted"}'
 
 
 async def collect(
@@ -44,12 +64,14 @@ def source() -> Source:
 
 @pytest.fixture
 def hub(source: Source) -> Hub:
-    return Hub(source.load, INTERVAL)
+    return Hub(source.load, PlainMessages(), INTERVAL)
 
 
-async def watch(hub: Hub, poll_id: int = 1) -> tuple[list[tuple[str, str | int]], asyncio.Task]:
+async def watch(
+    hub: Hub, poll_id: int = 1, user_id: int | None = None
+) -> tuple[list[tuple[str, str | int]], asyncio.Task]:
     received: list[tuple[str, str | int]] = []
-    task = asyncio.create_task(collect(hub.subscribe(poll_id), received))
+    task = asyncio.create_task(collect(hub.subscribe(poll_id, user_id), received))
     await asyncio.sleep(0.01)
     return received, task
 
@@ -67,7 +89,7 @@ def results(received: list[tuple[str, str | int]]) -> list[str | int]:
 async def test_a_new_viewer_gets_the_current_snapshot_at_once(hub: Hub, source: Source) -> None:
     received, task = await watch(hub)
     assert results(received) == ["results:0"]
-    assert ("viewers", 1) in received
+    assert ("viewers", "1") in received
     await stop(task)
 
 
@@ -177,12 +199,21 @@ async def test_viewer_counts_follow_joins_and_leaves(hub: Hub, source: Source) -
     first, first_task = await watch(hub)
     second, second_task = await watch(hub)
     await asyncio.sleep(INTERVAL * 2)
-    assert ("viewers", 2) in first
+    assert ("viewers", "2") in first
     await stop(second_task)
     await asyncio.sleep(INTERVAL * 2)
-    assert first[-1] == ("viewers", 1)
+    assert first[-1] == ("viewers", "1")
     assert hub.viewer_count(1) == 1
     await stop(first_task)
     await asyncio.sleep(INTERVAL * 2)
     assert hub.viewer_count(1) == 0
     assert 1 not in hub._channels
+
+
+async def test_each_viewer_gets_the_variant_it_may_see(hub: Hub, source: Source) -> None:
+    allowed, allowed_task = await watch(hub, user_id=7)
+    withheld, withheld_task = await watch(hub, user_id=13)
+    assert results(allowed) == ["results:0"]
+    assert results(withheld) == ["hidden"]
+    await stop(allowed_task)
+    await stop(withheld_task)

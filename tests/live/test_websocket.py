@@ -55,6 +55,7 @@ async def test_a_snapshot_arrives_on_connect(
         "total_votes": 0,
         "voters": 0,
         "closed": False,
+        "visible": True,
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jinja2 import Environment
+from jinja2 import BaseLoader
 from quart import Quart
 
 from webapp import events
@@ -18,7 +18,7 @@ from webapp.live.snapshots import SnapshotBuilder
 class Live:
     """One per app process: local fan-out always, PostgreSQL LISTEN/NOTIFY when configured."""
 
-    def __init__(self, settings: Settings, templates: Environment) -> None:
+    def __init__(self, settings: Settings, templates: BaseLoader) -> None:
         interval = settings.live_interval_ms / 1000
         builder = SnapshotBuilder(templates)
         self.hub = Hub(builder.load, builder, interval)
@@ -53,7 +53,8 @@ class Live:
 def setup(app: Quart, settings: Settings) -> Live:
     from webapp.live.routes import blueprint
 
-    live = Live(settings, app.jinja_env)
+    assert app.jinja_loader is not None
+    live = Live(settings, app.jinja_loader)
     app.extensions["live"] = live
     app.register_blueprint(blueprint)
     return live

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import BaseLoader, Environment
 
 from webapp.live.hub import Format, Messages, Snapshot
 from webapp.polls import load_row
@@ -56,8 +56,10 @@ def poll_message(row: dict[str, Any], results: Results) -> str:
 class SnapshotBuilder(Messages):
     """Loads a poll once per change and renders every variant its viewers may need."""
 
-    def __init__(self, templates: Environment) -> None:
-        self._templates = templates
+    def __init__(self, loader: BaseLoader) -> None:
+        # A plain (synchronous) environment over the app's templates: partials pushed live
+        # use no request globals, and the hub renders outside any request.
+        self._templates = Environment(loader=loader, autoescape=True)
 
     def _render(self, name: str, **context: Any) -> str:
         return self._templates.get_template(name).render(**context)
