@@ -6,15 +6,28 @@ import argparse
 import asyncio
 import socket
 
+import asyncpg
+
 from webapp.config import ConfigError, Settings, database_url
 from webapp.db import is_postgres_url
 
+MIGRATION_LOCK = 7_274_771  # any constant: the advisory lock that serialises migrations
+
 
 async def _migrate() -> bool:
+    """Apply pending migrations; on PostgreSQL one process at a time (an advisory lock), so
+    several hosts starting together do not collide."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    result = await run_forwards(app_name="livepolls")
-    return bool(result.success)
+    url = database_url()
+    if not is_postgres_url(url):
+        return bool((await run_forwards(app_name="livepolls")).success)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        return bool((await run_forwards(app_name="livepolls")).success)
+    finally:
+        await conn.close()
 
 
 def migrate() -> None:

@@ -81,6 +81,7 @@ class Settings:
     token_ttl_days: int = 30
     live_interval_ms: int = 75
     cookie_secure: bool = False
+    listen_database_url: str = ""
     allowed_origins: tuple[str, ...] = ()
 
     @classmethod
@@ -101,6 +102,7 @@ class Settings:
             token_ttl_days=_int(env, "LIVEPOLLS_TOKEN_TTL_DAYS", 30),
             live_interval_ms=_int(env, "LIVEPOLLS_LIVE_INTERVAL_MS", 75),
             cookie_secure=_flag(env, "LIVEPOLLS_COOKIE_SECURE", production),
+            listen_database_url=env.get("LIVEPOLLS_LISTEN_DATABASE_URL", "").strip(),
             allowed_origins=tuple(
                 origin.strip().rstrip("/")
                 for origin in env.get("LIVEPOLLS_ALLOWED_ORIGINS", "").split(",")

@@ -158,3 +158,36 @@ async def test_client_messages_are_ignored_but_an_oversize_one_closes_with_1009(
         await ws.send(json.dumps({"type": "anything"}))
         await ws.send("x" * 5000)
         assert await close_code(ws) == 1009
+
+
+async def _sign_up_with_cookie(client: Client, name: str) -> None:
+    page = await (await client.get("/signup")).get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    response = await client.post(
+        "/signup",
+        form={
+            "name": name,
+            "email": f"{name}@example.org",
+            "password": "correct horse",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 303
+
+
+async def test_a_cookie_session_from_a_foreign_origin_is_refused(
+    app: Any, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    owner = await make_member()
+    draft = await make_poll(owner, is_published=False)
+    browser = app.test_client()
+    await _sign_up_with_cookie(browser, "cookie")
+    published = await make_poll(owner)
+    foreign = {"Origin": "https://evil.example", "Host": "localhost"}
+    async with browser.websocket(live(published["id"]), headers=foreign) as ws:
+        assert await close_code(ws) == 4403
+    same_site = {"Origin": "http://localhost", "Host": "localhost"}
+    async with browser.websocket(live(published["id"]), headers=same_site) as ws:
+        assert (await next_of(ws, "results"))["poll_id"] == published["id"]
+    async with browser.websocket(live(draft["id"]), headers=same_site) as ws:
+        assert await close_code(ws) == 4404

@@ -6,7 +6,15 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart, Response, json, render_template, request
+from quart import (
+    Quart,
+    Response,
+    has_websocket_context,
+    json,
+    render_template,
+    request,
+    websocket,
+)
 from quart_schema.validation import QuerystringValidationError, RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -46,8 +54,14 @@ def _field_errors(error: ValidationError | Exception) -> list[dict[str, Any]]:
     ]
 
 
+def _path() -> str:
+    return websocket.path if has_websocket_context() else request.path
+
+
 def _is_api() -> bool:
-    return request.path.startswith("/api/") or request.path == "/openapi.json"
+    """JSON problems for the API and for WebSocket handshakes; HTML pages elsewhere."""
+    path = _path()
+    return has_websocket_context() or path.startswith("/api/") or path == "/openapi.json"
 
 
 async def _page(status: int, title: str, detail: str) -> Response:
@@ -88,7 +102,7 @@ def register(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s", _path())
         if not _is_api():
             return await _page(500, "Internal server error", "Something went wrong on our side.")
         return problem(

@@ -23,7 +23,7 @@ class Live:
         builder = SnapshotBuilder(templates)
         self.hub = Hub(builder.load, builder, interval)
         self.feed = (
-            PostgresFeed(settings.database_url, self.hub, interval)
+            PostgresFeed(settings.listen_database_url or settings.database_url, self.hub, interval)
             if is_postgres_url(settings.database_url)
             else None
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -25,6 +26,9 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_TOO_BIG = 1009
+CLOSE_SERVER_ERROR = 1011
+
+log = logging.getLogger(__name__)
 
 
 def _origin_allowed() -> bool:
@@ -95,7 +99,12 @@ async def poll_live(poll_id: int) -> None:
         asyncio.create_task(_read_until_too_big()),
     ]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        failed = [task.exception() for task in done if not task.cancelled() and task.exception()]
+        if failed:
+            log.error("live stream of poll %s failed", poll_id, exc_info=failed[0])
+            # 1011, not 1000: the client should reconnect rather than take it as the end.
+            await websocket.close(CLOSE_SERVER_ERROR, "server error")
     finally:
         for task in tasks:
             task.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from jinja2 import BaseLoader, Environment
@@ -15,6 +16,11 @@ from webapp.tables import ResultsVisibility
 
 def _json(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"))
+
+
+def _time(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with Z, as the JSON API writes it."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def results_message(results: Results) -> str:
@@ -33,7 +39,7 @@ def results_message(results: Results) -> str:
 
 
 def poll_message(row: dict[str, Any], results: Results) -> str:
-    closed_at = row["closed_at"].isoformat() if row["closed_at"] else None
+    closed_at = _time(row["closed_at"])
     return _json(
         {
             "type": "poll",
@@ -47,7 +53,7 @@ def poll_message(row: dict[str, Any], results: Results) -> str:
             "results_hidden": row["results_hidden"],
             "closed": closed_at is not None,
             "closed_at": closed_at,
-            "updated_at": row["updated_at"].isoformat(),
+            "updated_at": _time(row["updated_at"]),
             "options": [{"id": option.id, "text": option.text} for option in results.options],
         }
     )
