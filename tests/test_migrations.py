@@ -180,3 +180,18 @@ async def test_migrate_twice_succeeds_and_changes_nothing(
     assert code == 0, output
     after = await read_schema(fresh_database)
     assert after == before
+
+
+if DB_KIND == "postgres":  # SQLite is one process by design; hosts share only PostgreSQL
+
+    @pytest.mark.parametrize("fresh_database", ["postgres"], indirect=True)
+    async def test_hosts_migrating_at_the_same_moment_do_not_collide(
+        fresh_database: FreshDatabase, tmp_path: Path
+    ) -> None:
+        """Several servers starting together on an empty database: an advisory lock
+        serialises their migrations."""
+        runs = await asyncio.gather(*(run_migrate(fresh_database.url, tmp_path) for _ in range(3)))
+
+        assert [code for code, _ in runs] == [0, 0, 0], [output for _, output in runs]
+        schema = await read_schema(fresh_database)
+        assert len(schema.migrations) == len(MIGRATION_FILES)
