@@ -2,13 +2,13 @@
 
 Hypercorn waits for open connections before it runs the app's shutdown (and on Python 3.12+
 `Server.wait_closed` waits for every one of them), so each worker closes its WebSockets with
-1012 as soon as SIGTERM or SIGINT arrives, and only then lets Hypercorn stop.
+1012 as soon as SIGTERM or SIGINT arrives, and only then lets Hypercorn stop. Each worker
+also applies our two fixes to Hypercorn's WebSocket stream (webapp/hypercorn_patches.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
 import signal
 import socket
@@ -16,33 +16,15 @@ from multiprocessing.synchronize import Event as ProcessEvent
 
 from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
-from hypercorn.protocol.ws_stream import WSStream
 from hypercorn.utils import wrap_app
-from wsproto.events import Ping
 
+from webapp import hypercorn_patches
 from webapp.live.routes import MAX_INCOMING
 
 CLOSE_RESTART = 1012
 PING_INTERVAL = 15.0
 # A peer that leaves sent data (our pings) unacknowledged this long is dropped by the kernel.
 USER_TIMEOUT_MS = 30_000
-
-
-async def _send_pings(self: WSStream) -> None:
-    """Hypercorn's heartbeat, but it stops at shutdown instead of sleeping out its interval.
-
-    Hypercorn 0.18's ping loop sleeps the whole interval between checks, which holds every
-    WebSocket connection (and so the worker's exit) open for up to that long after close.
-    """
-    while not self.closed and not self.context.terminated.is_set():
-        await self._send_wsproto_event(Ping())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                self.context.terminated.wait(), self.config.websocket_ping_interval
-            )
-
-
-WSStream._send_pings = _send_pings  # type: ignore[method-assign]
 
 
 def make_config(host: str, port: int) -> Config:
@@ -103,6 +85,7 @@ async def _serve(config: Config, sockets: Sockets, parent_says_stop: ProcessEven
 
 
 def _worker(config: Config, sockets: Sockets, stop: ProcessEvent | None = None) -> None:
+    hypercorn_patches.apply()
     asyncio.run(_serve(config, sockets, stop))
 
 

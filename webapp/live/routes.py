@@ -62,7 +62,7 @@ async def _read_until_too_big() -> None:
     """Clients need send nothing; anything is ignored, but an oversize frame closes the socket."""
     while True:
         data = await websocket.receive()
-        if len(data) > MAX_INCOMING:
+        if len(data.encode() if isinstance(data, str) else data) > MAX_INCOMING:
             await websocket.close(CLOSE_TOO_BIG, "message too big")
             return
 

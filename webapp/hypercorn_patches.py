@@ -1,0 +1,65 @@
+"""Two fixes to Hypercorn 0.18's WebSocket stream, applied when our server starts.
+
+1. The ping loop sleeps its whole interval between checks, which holds every WebSocket
+   connection (and so the worker's exit) open for up to that long after close. Ours wakes
+   at shutdown.
+2. The message size limit counts characters for text, and after refusing a message with 1009
+   Hypercorn stops reading that batch of frames, so the client's close reply may never be
+   handled and the connection stays open. Ours counts bytes, drops the refused message and
+   keeps reading until the closing handshake completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from hypercorn.protocol.events import StreamClosed
+from hypercorn.protocol.ws_stream import WSStream
+from wsproto.connection import ConnectionState
+from wsproto.events import CloseConnection, Message, Ping
+from wsproto.frame_protocol import CloseReason
+
+
+async def _send_pings(self: WSStream) -> None:
+    while not self.closed and not self.context.terminated.is_set():
+        await self._send_wsproto_event(Ping())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self.context.terminated.wait(), self.config.websocket_ping_interval
+            )
+
+
+def _size(event: Message) -> int:
+    data = event.data
+    return len(data.encode()) if isinstance(data, str) else len(data)
+
+
+async def _handle_events(self: WSStream) -> None:
+    for event in self.connection.events():
+        if isinstance(event, Message):
+            if getattr(self, "_refused", False):
+                continue  # the rest of a refused message, or anything after it
+            received = getattr(self, "_received", 0) + _size(event)
+            if received > self.config.websocket_max_message_size:
+                self.buffer.clear()
+                self._refused = True  # type: ignore[attr-defined]
+                await self._send_wsproto_event(CloseConnection(code=CloseReason.MESSAGE_TOO_BIG))
+                continue
+            self._received = received  # type: ignore[attr-defined]
+            self.buffer.extend(event)
+            if event.message_finished:
+                await self.app_put(self.buffer.to_message())  # type: ignore[misc]
+                self.buffer.clear()
+                self._received = 0  # type: ignore[attr-defined]
+        elif isinstance(event, Ping):
+            await self._send_wsproto_event(event.response())
+        elif isinstance(event, CloseConnection):
+            if self.connection.state == ConnectionState.REMOTE_CLOSING:
+                await self._send_wsproto_event(event.response())
+            await self.send(StreamClosed(stream_id=self.stream_id))
+
+
+def apply() -> None:
+    WSStream._send_pings = _send_pings  # type: ignore[method-assign]
+    WSStream._handle_events = _handle_events  # type: ignore[method-assign]
