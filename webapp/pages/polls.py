@@ -44,7 +44,8 @@ async def _render_form(
     values: dict[str, Any], errors: dict[str, str], poll_id: int | None, status: int = 200
 ) -> Any:
     options = list(values.get("options", []))
-    options += [""] * max(0, min(MAX_OPTIONS, len(options) + 1, BLANK_OPTIONS) - len(options))
+    # Room to type: at least BLANK_OPTIONS fields, and one empty field after the filled ones.
+    options += [""] * (min(MAX_OPTIONS, max(BLANK_OPTIONS, len(options) + 1)) - len(options))
     if values.pop("add_option", False) and len(options) < MAX_OPTIONS:
         options.append("")
     page = await render_template(
