@@ -14,6 +14,35 @@
     }
   });
 
+  // Live results replace the whole #results block, so the bars would jump. Start each new
+  // bar at the width its predecessor had and let the CSS transition on width carry it to
+  // the new value. Purely cosmetic: without it (or with reduced motion) bars just jump.
+  var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)");
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var detail = event.detail || {};
+    var old = detail.target;
+    if (!old || old.id !== "results" || !detail.fragment || (reduceMotion && reduceMotion.matches)) return;
+    var before = old.querySelectorAll(".bar-fill");
+    var after = detail.fragment.querySelectorAll(".bar-fill");
+    if (!before.length || before.length !== after.length) return;
+    var moves = [];
+    for (var i = 0; i < after.length; i++) {
+      var from = before[i].getAttribute("width");
+      var to = after[i].getAttribute("width");
+      if (from !== null && to !== null && from !== to) {
+        after[i].setAttribute("width", from);
+        moves.push([after[i], to]);
+      }
+    }
+    if (!moves.length) return;
+    window.requestAnimationFrame(function () {
+      moves.forEach(function (move) {
+        window.getComputedStyle(move[0]).width; // commit the starting width
+        move[0].setAttribute("width", move[1]);
+      });
+    });
+  });
+
   document.addEventListener("click", function (event) {
     var control = event.target.closest && event.target.closest('[data-action="fullscreen"]');
     if (!control) return;

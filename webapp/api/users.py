@@ -32,6 +32,7 @@ class UserProfile:
     id: int
     name: str
     created_at: datetime
+    is_guest: bool
     email: str | None = None
 
 
@@ -63,4 +64,4 @@ async def get_user(user_id: int) -> UserProfile:
         raise NotFound("No such user.")
     caller = await current_account()
     email = account.email if caller is not None and caller.id == account.id else None
-    return UserProfile(account.id, account.name, account.created_at, email)
+    return UserProfile(account.id, account.name, account.created_at, account.is_guest, email)

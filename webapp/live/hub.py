@@ -106,7 +106,8 @@ class Hub:
         channel.viewers_dirty = True
         try:
             snapshot = channel.snapshot
-            if snapshot is None or not snapshot.covers(user_id):
+            # Load afresh when a reload is pending: the cache may predate the latest change.
+            if snapshot is None or channel.results_dirty or not snapshot.covers(user_id):
                 snapshot = await self._load(poll_id, channel.user_ids())
             if snapshot is not None:
                 if channel.snapshot is None or channel.snapshot.seq <= snapshot.seq:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -28,10 +29,19 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+SAFE_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_\-.~?=&%+]*")
+
+
 def safe_next(default: str) -> str:
-    """A same-site path to return to after a form; never an open redirect."""
+    """A same-site path to return to after a form; never an open redirect.
+
+    Only a plain path is accepted: browsers read "\\" as "/" and drop tabs and newlines, so
+    anything that could turn into "//host" is refused.
+    """
     target = request.args.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else default
+    if not SAFE_PATH.fullmatch(target) or "%" in target.split("?", 1)[0]:
+        return default
+    return target
 
 
 def back_to_poll(poll_id: int) -> WerkzeugResponse:

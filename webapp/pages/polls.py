@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from webapp import polls, votes
 from webapp.accounts import Account
 from webapp.api.polls import MAX_OPTIONS, PollCreate
-from webapp.errors import DomainError, Forbidden
+from webapp.errors import Conflict, DomainError, Forbidden
 from webapp.pages.forms import back_to_poll, is_htmx, validate
 from webapp.pages.session import SignInRequired, session_account
 from webapp.polls import PollChanges
@@ -30,6 +30,7 @@ async def require_member(*, allow_guest: bool = False) -> Account:
 
 
 def _poll_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The poll fields as PollCreate takes them (blank option fields left out)."""
     return {
         "question": form.get("question", ""),
         "options": [text for text in form.getlist("options") if text.strip()],
@@ -41,17 +42,31 @@ def _poll_form(form: MultiDict[str, str]) -> dict[str, Any]:
 
 
 async def _render_form(
-    values: dict[str, Any], errors: dict[str, str], poll_id: int | None, status: int = 200
+    values: dict[str, Any],
+    errors: dict[str, str],
+    poll_id: int | None,
+    status: int = 200,
+    fields: list[str] | None = None,
 ) -> Any:
-    options = list(values.get("options", []))
-    # Room to type: at least BLANK_OPTIONS fields, and one empty field after the filled ones.
-    options += [""] * (min(MAX_OPTIONS, max(BLANK_OPTIONS, len(options) + 1)) - len(options))
-    if values.pop("add_option", False) and len(options) < MAX_OPTIONS:
-        options.append("")
+    """The form; `fields` are the option fields as submitted, blanks included."""
+    if fields is None:
+        options = list(values.get("options", []))
+        # Room to type: at least BLANK_OPTIONS fields, and an empty one after the filled ones.
+        options += [""] * (min(MAX_OPTIONS, max(BLANK_OPTIONS, len(options) + 1)) - len(options))
+    else:
+        options = fields
     page = await render_template(
         "polls/form.html", values=values, options=options, errors=errors, poll_id=poll_id
     )
     return page, status
+
+
+def _one_more(fields: list[str]) -> list[str]:
+    """The no-JavaScript "Add option": the filled fields in order, then blanks, one more
+    field than before (up to the limit)."""
+    filled = [text for text in fields if text.strip()]
+    count = min(MAX_OPTIONS, len(fields) + 1)
+    return filled + [""] * max(0, count - len(filled))
 
 
 @blueprint.get("/polls/new")
@@ -79,11 +94,12 @@ async def create_poll() -> Any:
     me = await require_member()
     form = await request.form
     values = _poll_form(form)
+    fields = form.getlist("options")
     if form.get("action") == "add_option":
-        return await _render_form({**values, "add_option": True}, {}, None)
+        return await _render_form(values, {}, None, fields=_one_more(fields))
     data, errors = validate(PollCreate, values)
     if data is None:
-        return await _render_form(values, errors, None, 422)
+        return await _render_form(values, errors, None, 422, fields=fields)
     poll = await polls.create_poll(
         me.id,
         data.question,
@@ -103,6 +119,8 @@ async def edit_poll(poll_id: int) -> Any:
     poll = await polls.get_poll(poll_id, me.id)
     if poll.creator.id != me.id:
         raise Forbidden("Only the poll's creator can edit it.")
+    if poll.is_published:
+        raise Conflict("A published poll can no longer be edited.")
     if request.method == "GET":
         values = {
             "question": poll.question,
@@ -114,11 +132,12 @@ async def edit_poll(poll_id: int) -> Any:
         return await _render_form(values, {}, poll_id)
     form = await request.form
     values = _poll_form(form)
+    fields = form.getlist("options")
     if form.get("action") == "add_option":
-        return await _render_form({**values, "add_option": True}, {}, poll_id)
+        return await _render_form(values, {}, poll_id, fields=_one_more(fields))
     data, errors = validate(PollCreate, values)
     if data is None:
-        return await _render_form(values, errors, poll_id, 422)
+        return await _render_form(values, errors, poll_id, 422, fields=fields)
     changes = PollChanges(
         question=data.question,
         options=data.options,
