@@ -4,9 +4,10 @@
     python docs/live_client.py 1                                  # a published poll, anonymously
     LIVEPOLLS_TOKEN=... python docs/live_client.py 1 --server https://polls.example.org
 
-It reconnects with backoff when the connection drops or the server restarts (close 1012),
-drops stale snapshots by `seq`, and stops for good when the poll is deleted, the poll is not
-visible (close 4404) or the token is rejected (close 4401).
+It reconnects with backoff when the connection drops, the server restarts (close 1012) or
+fails (close 1011), drops stale snapshots by `seq`, shows hidden results as hidden
+(`visible: false`), and stops for good when the poll is deleted, the poll is not visible
+(close 4404), the token is rejected (close 4401) or the origin is refused (close 4403).
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 # Close codes after which reconnecting cannot help (1000 only after a "deleted" message).
-FINAL = {4401: "the token was rejected", 4404: "no such poll"}
+FINAL = {
+    4401: "the token was rejected",
+    4403: "this origin may not use the session cookie",
+    4404: "no such poll",
+}
 FIRST_DELAY = 0.5
 MAX_DELAY = 30.0
 
@@ -88,11 +93,19 @@ class Watcher:
             self.show(message)
 
     def show(self, results: dict[str, Any]) -> None:
+        state = "closed" if results["closed"] else "open"
+        if not results.get("visible", True):
+            # Hidden from this viewer (presenter's switch, or after_vote / after_close):
+            # the counts are null, not zero.
+            names = " | ".join(
+                str(self.texts.get(option["id"], option["id"])) for option in results["options"]
+            )
+            print(f"[seq {results['seq']}] {names}  (results hidden, {state})", flush=True)
+            return
         counts = " | ".join(
             f"{self.texts.get(option['id'], option['id'])}: {option['votes']}"
             for option in results["options"]
         )
-        state = "closed" if results["closed"] else "open"
         print(
             f"[seq {results['seq']}] {counts}  ({results['total_votes']} votes, "
             f"{results['voters']} voters, {state})",
@@ -112,6 +125,8 @@ class Watcher:
             code = socket.close_code
         if code in FINAL:
             raise Stop(f"closed with {code}: {FINAL[code]}")
+        # 1012 (restart), 1011 (server error), 1001, 1006 (network), and a 1000 that did not
+        # follow a "deleted" message: come back.
         print(f"connection closed ({code}); reconnecting", file=sys.stderr, flush=True)
 
     async def run(self) -> None:
