@@ -24,8 +24,11 @@ async def _migrate() -> bool:
         return bool((await run_forwards(app_name="livepolls")).success)
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
-        return bool((await run_forwards(app_name="livepolls")).success)
+        # Transaction-scoped: released when this transaction ends, whatever happens (and it
+        # stays on one server connection even behind a transaction-pooling PgBouncer).
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            return bool((await run_forwards(app_name="livepolls")).success)
     finally:
         await conn.close()
 

@@ -82,6 +82,7 @@ class Settings:
     live_interval_ms: int = 75
     cookie_secure: bool = False
     listen_database_url: str = ""
+    proxy_hops: int = 0
     allowed_origins: tuple[str, ...] = ()
 
     @classmethod
@@ -103,6 +104,7 @@ class Settings:
             live_interval_ms=_int(env, "LIVEPOLLS_LIVE_INTERVAL_MS", 75),
             cookie_secure=_flag(env, "LIVEPOLLS_COOKIE_SECURE", production),
             listen_database_url=env.get("LIVEPOLLS_LISTEN_DATABASE_URL", "").strip(),
+            proxy_hops=_int(env, "LIVEPOLLS_PROXY_HOPS", 0),
             allowed_origins=tuple(
                 origin.strip().rstrip("/")
                 for origin in env.get("LIVEPOLLS_ALLOWED_ORIGINS", "").split(",")

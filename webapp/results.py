@@ -112,7 +112,8 @@ def visible_to(poll: dict[str, Any], viewer_id: int | None, has_voted: bool) -> 
         return True
     rule = poll["results_visibility"]
     if rule == ResultsVisibility.after_vote:
-        return has_voted
+        # Once voting has closed there is nothing left to sway: everyone may see them.
+        return has_voted or poll["closed_at"] is not None
     if rule == ResultsVisibility.after_close:
         return poll["closed_at"] is not None
     return True

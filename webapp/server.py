@@ -16,6 +16,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 
 from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
+from hypercorn.middleware import ProxyFixMiddleware
 from hypercorn.utils import wrap_app
 
 from webapp import hypercorn_patches
@@ -55,6 +56,9 @@ async def _serve(config: Config, sockets: Sockets, parent_says_stop: ProcessEven
     from webapp import create_app
 
     app = create_app()
+    hops = app.extensions["settings"].proxy_hops
+    # Behind a reverse proxy, trust its X-Forwarded-* headers (scheme and host of join links).
+    served = ProxyFixMiddleware(app, mode="legacy", trusted_hops=hops) if hops else app
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -74,7 +78,7 @@ async def _serve(config: Config, sockets: Sockets, parent_says_stop: ProcessEven
 
     try:
         await worker_serve(
-            wrap_app(app, config.wsgi_max_body_size, "asgi"),
+            wrap_app(served, config.wsgi_max_body_size, "asgi"),
             config,
             sockets=sockets,
             shutdown_trigger=shutdown_trigger,

@@ -43,6 +43,17 @@
     });
   });
 
+  // When the poll opens, closes or changes live, the status line is pushed; the voting block
+  // is this viewer's own (their choices), so fetch it afresh for this viewer.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var status = event.detail && event.detail.target;
+    if (!status || status.id !== "poll-status") return;
+    var url = status.getAttribute("data-vote-block");
+    if (url && document.getElementById("vote") && window.htmx) {
+      window.htmx.ajax("GET", url, { target: "#vote", swap: "outerHTML" });
+    }
+  });
+
   document.addEventListener("click", function (event) {
     var control = event.target.closest && event.target.closest('[data-action="fullscreen"]');
     if (!control) return;

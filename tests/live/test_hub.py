@@ -217,3 +217,12 @@ async def test_each_viewer_gets_the_variant_it_may_see(hub: Hub, source: Source)
     assert results(withheld) == ["hidden"]
     await stop(allowed_task)
     await stop(withheld_task)
+
+
+async def test_a_poll_gone_before_the_first_load_sends_deleted_then_closes(
+    hub: Hub, source: Source
+) -> None:
+    source.exists = False
+    received: list[tuple[str, str | int]] = []
+    await asyncio.wait_for(collect(hub.subscribe(1), received), 1)
+    assert received[-2:] == [("deleted", '{"type": "deleted"}'), ("close", 1000)]

@@ -12,7 +12,7 @@ from webapp import polls
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
 from webapp.api.models import MAX_ID, OptionText, QuestionText, StrictModel
-from webapp.errors import Unauthorized
+from webapp.errors import Forbidden, Unauthorized
 from webapp.polls import PollChanges, PollPage, PollView
 from webapp.tables import ResultsVisibility
 
@@ -83,7 +83,9 @@ class PollQuery(BaseModel):
 @validate_request(PollCreate)
 @validate_response(PollView, 201)
 async def post_poll(data: PollCreate, account: Account) -> tuple[PollView, int, dict[str, str]]:
-    """Create a poll (a draft unless is_published)."""
+    """Create a poll (a draft unless is_published). Guests can vote, not create polls."""
+    if account.is_guest:
+        raise Forbidden("Guests can vote but not create polls: sign up for an account.")
     poll = await polls.create_poll(
         account.id,
         data.question,

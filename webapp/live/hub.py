@@ -109,7 +109,10 @@ class Hub:
             # Load afresh when a reload is pending: the cache may predate the latest change.
             if snapshot is None or channel.results_dirty or not snapshot.covers(user_id):
                 snapshot = await self._load(poll_id, channel.user_ids())
-            if snapshot is not None:
+            if snapshot is None:  # deleted since the connection was checked
+                viewer.offer("deleted", self._messages.deleted(fmt))
+                viewer.offer(CLOSE, 1000)
+            else:
                 if channel.snapshot is None or channel.snapshot.seq <= snapshot.seq:
                     channel.snapshot = snapshot
                 self._deliver_to(viewer, channel.snapshot or snapshot, poll_changed=False)

@@ -93,6 +93,10 @@ async def poll_live(poll_id: int) -> None:
         # Accept, then close: an HTTP rejection looks like a network failure to browsers.
         await websocket.close(CLOSE_NOT_FOUND, "no such poll")
         return
+    except Exception:
+        log.exception("live stream of poll %s could not start", poll_id)
+        await websocket.close(CLOSE_SERVER_ERROR, "server error")
+        return
     hub: Hub = current_app.extensions["live"].hub
     tasks = [
         asyncio.create_task(_send_updates(hub, poll_id, account.id if account else None, fmt)),

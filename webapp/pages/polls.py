@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, redirect, render_template, request, url_for
+from quart import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from webapp import polls, votes
@@ -150,6 +150,11 @@ async def edit_poll(poll_id: int) -> Any:
     return back_to_poll(poll_id)
 
 
+def _watching(poll_id: int) -> int:
+    """Viewers connected to this process right now (the live feed keeps it current)."""
+    return int(current_app.extensions["live"].hub.viewer_count(poll_id))
+
+
 async def _poll_page(poll_id: int, status: int = 200, error: str | None = None) -> Any:
     me = await session_account()
     viewer_id = me.id if me else None
@@ -157,7 +162,12 @@ async def _poll_page(poll_id: int, status: int = 200, error: str | None = None) 
     results = await polls.results_for(poll_id, viewer_id)
     mine = await votes.my_choices(viewer_id, poll_id) if viewer_id else []
     page = await render_template(
-        "polls/show.html", poll=poll, results=results, mine=mine, error=error
+        "polls/show.html",
+        poll=poll,
+        results=results,
+        mine=mine,
+        error=error,
+        count=_watching(poll_id),
     )
     return page, status
 
@@ -182,6 +192,16 @@ async def _after_vote(poll_id: int, me: Account, error: DomainError | None = Non
     )
     results_block = await render_template("_partials/results.html", results=results, poll=poll)
     return vote_block + results_block
+
+
+@blueprint.get("/polls/<id:poll_id>/vote-block")
+async def vote_block(poll_id: int) -> Any:
+    """This viewer's voting block alone (fetched when the poll opens or closes live)."""
+    me = await session_account()
+    viewer_id = me.id if me else None
+    poll = await polls.get_poll(poll_id, viewer_id)
+    mine = await votes.my_choices(viewer_id, poll_id) if viewer_id else []
+    return await render_template("_partials/vote.html", poll=poll, mine=mine, error=None)
 
 
 @blueprint.post("/polls/<id:poll_id>/vote")

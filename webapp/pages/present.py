@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import segno
-from quart import Blueprint, render_template, request, url_for
+from quart import Blueprint, current_app, render_template, request, url_for
 
 from webapp import polls
 from webapp.errors import Forbidden
@@ -37,4 +37,5 @@ async def present_poll(poll_id: int) -> Any:
         results=results,
         join_url=join_url,
         qr=qr_svg(join_url) if join_url else None,
+        count=current_app.extensions["live"].hub.viewer_count(poll_id),
     )

@@ -37,6 +37,10 @@ async def session_account() -> Account | None:
 
 
 async def start_session(account: Account) -> None:
+    """Sign this browser in (replacing, and revoking, any session it had, e.g. a guest's)."""
+    previous = current_user.auth_id
+    if previous:
+        await revoke_token(previous)
     settings = current_app.extensions["settings"]
     token = await issue_token(account.id, timedelta(days=settings.token_ttl_days))
     login_user(AuthUser(token), remember=True)

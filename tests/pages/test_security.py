@@ -1,0 +1,373 @@
+"""CSRF on every state-changing page request, and the security headers and markup of the pages
+(a strict Content-Security-Policy, so no inline scripts, handlers or styles)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from quart import Quart
+
+from tests.pages.helpers import (
+    FORM,
+    PASSWORD,
+    Browser,
+    Page,
+    api_token,
+    bearer,
+    option_ids,
+    signed_up,
+)
+from webapp.tables import AuthToken, Poll, PollOption, User, Vote
+
+# --- CSRF ----------------------------------------------------------------------------------------
+
+
+async def db_state() -> dict[str, list[dict[str, Any]]]:
+    """Every row the pages can change, to show that a refused request changed nothing."""
+    return {
+        "users": list(await User.select().order_by(User.id)),
+        "tokens": list(await AuthToken.select().order_by(AuthToken.id)),
+        "polls": list(await Poll.select().order_by(Poll.id)),
+        "options": list(await PollOption.select().order_by(PollOption.id)),
+        "votes": list(
+            await Vote.select(Vote.user, Vote.option, Vote.poll)
+            .order_by(Vote.user)
+            .order_by(Vote.option)
+        ),
+    }
+
+
+@dataclass
+class Request:
+    browser: Browser
+    path: str
+    fields: list[tuple[str, str]]
+
+
+Setup = Callable[[Quart], Awaitable[Request]]
+
+
+async def _creator_with_poll(app: Quart, **settings: Any) -> tuple[Browser, int]:
+    creator = await signed_up(app, "Creator")
+    return creator, await creator.create_poll(**settings)
+
+
+async def signup(app: Quart) -> Request:
+    visitor = Browser(app)
+    await visitor.csrf()
+    fields = [("name", "Eve"), ("email", "eve@example.org"), ("password", PASSWORD)]
+    return Request(visitor, "/signup", fields)
+
+
+async def signin(app: Quart) -> Request:
+    await signed_up(app, "Ann")
+    visitor = Browser(app)
+    await visitor.csrf()
+    return Request(visitor, "/signin", [("email", "ann@example.org"), ("password", PASSWORD)])
+
+
+async def signout(app: Quart) -> Request:
+    return Request(await signed_up(app, "Ann"), "/signout", [])
+
+
+async def guest_join(app: Quart) -> Request:
+    _, poll_id = await _creator_with_poll(app, guests=True)
+    visitor = Browser(app)
+    await visitor.get(f"/polls/{poll_id}")
+    return Request(visitor, f"/guest?{urlencode({'next': f'/polls/{poll_id}'})}", [("name", "Gus")])
+
+
+async def create_poll(app: Quart) -> Request:
+    member = await signed_up(app, "Ann")
+    fields = [("question", "Forged?"), ("options", "a"), ("options", "b"), ("action", "publish")]
+    return Request(member, "/polls", fields)
+
+
+async def edit_poll(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app, action="draft")
+    fields = [("question", "Forged?"), ("options", "a"), ("options", "b"), ("action", "draft")]
+    return Request(creator, f"/polls/{poll_id}/edit", fields)
+
+
+async def vote(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app)
+    option = (await option_ids(poll_id))[1]
+    return Request(creator, f"/polls/{poll_id}/vote", [("option_id", str(option))])
+
+
+async def withdraw(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app)
+    await creator.vote(poll_id, (await option_ids(poll_id))[0])
+    return Request(creator, f"/polls/{poll_id}/withdraw", [])
+
+
+async def publish(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app, action="draft")
+    return Request(creator, f"/polls/{poll_id}/publish", [])
+
+
+async def close(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app)
+    return Request(creator, f"/polls/{poll_id}/close", [])
+
+
+async def reopen(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app)
+    await creator.post(f"/polls/{poll_id}/close")
+    return Request(creator, f"/polls/{poll_id}/reopen", [])
+
+
+async def results_hidden(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app)
+    return Request(creator, f"/polls/{poll_id}/results-hidden", [("hidden", "1")])
+
+
+async def delete(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app)
+    return Request(creator, f"/polls/{poll_id}/delete", [])
+
+
+STATE_CHANGES: dict[str, Setup] = {
+    "signup": signup,
+    "signin": signin,
+    "signout": signout,
+    "guest join": guest_join,
+    "create poll": create_poll,
+    "edit poll": edit_poll,
+    "vote": vote,
+    "withdraw": withdraw,
+    "publish": publish,
+    "close": close,
+    "reopen": reopen,
+    "results-hidden": results_hidden,
+    "delete": delete,
+}
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["form", "htmx"])
+@pytest.mark.parametrize("token", ["missing", "wrong", "empty", "another session's"])
+@pytest.mark.parametrize("action", list(STATE_CHANGES))
+async def test_a_state_change_without_the_right_csrf_token_is_refused_and_changes_nothing(
+    app: Quart, action: str, token: str, htmx: bool
+) -> None:
+    request = await STATE_CHANGES[action](app)
+    signed_in_as = (await request.browser.get("/")).signed_in_as()
+    choices: dict[str, bool | str] = {
+        "missing": False,
+        "wrong": "not-the-token",
+        "empty": "",
+        "another session's": await Browser(app).csrf(),
+    }
+    sent = choices[token]
+    before = await db_state()
+    for header in (False, True):
+        page = await request.browser.post(
+            request.path, request.fields, csrf=sent, csrf_header=header, htmx=htmx
+        )
+        assert page.status == 403, (header, page.text)
+        assert await db_state() == before
+    assert (await request.browser.get("/")).signed_in_as() == signed_in_as
+
+
+@pytest.mark.parametrize("where", ["field", "header"])
+@pytest.mark.parametrize("action", list(STATE_CHANGES))
+async def test_a_state_change_with_the_csrf_token_goes_through(
+    app: Quart, action: str, where: str
+) -> None:
+    request = await STATE_CHANGES[action](app)
+    before = await db_state()
+    page = await request.browser.post(request.path, request.fields, csrf_header=where == "header")
+    assert page.status in (200, 303), page.text
+    assert await db_state() != before
+
+
+async def test_the_csrf_refusal_is_an_html_error_page(app: Quart) -> None:
+    page = await (await signup(app)).browser.post("/signup", [("name", "Eve")], csrf=False)
+    assert page.status == 403
+    assert page.is_full_page
+    assert "text/html" in page.headers["Content-Type"]
+
+
+async def test_the_api_uses_bearer_tokens_and_needs_no_csrf_token(app: Quart) -> None:
+    browser = await signed_up(app, "Ann")
+    token = await api_token(app, "ann@example.org")
+    body = {"question": "Via the API?", "options": ["a", "b"], "is_published": True}
+    response = await browser.client.post("/api/v1/polls", json=body, headers=bearer(token))
+    assert response.status_code == 201
+    poll = await response.get_json()
+    response = await browser.client.post(
+        f"/api/v1/polls/{poll['id']}/votes",
+        json={"option_id": poll["options"][0]["id"]},
+        headers=bearer(token),
+    )
+    assert response.status_code == 201
+    response = await browser.client.delete(f"/api/v1/polls/{poll['id']}", headers=bearer(token))
+    assert response.status_code == 204
+
+
+async def test_the_api_ignores_the_cookie_session(app: Quart) -> None:
+    """So a forged cross-site request to the API cannot ride on the browser's cookie."""
+    browser = await signed_up(app, "Ann")
+    body = {"question": "Forged?", "options": ["a", "b"], "is_published": True}
+    response = await browser.client.post("/api/v1/polls", json=body)
+    assert response.status_code == 401
+    response = await browser.client.post(
+        "/api/v1/polls",
+        data=urlencode({"question": "Forged?"}),
+        headers={"Content-Type": FORM},
+    )
+    assert response.status_code in (401, 415, 422)
+    assert await Poll.count() == 0
+
+
+# --- security headers and markup ------------------------------------------------------------------
+
+
+def csp(page: Page) -> dict[str, list[str]]:
+    header = page.headers.get("Content-Security-Policy")
+    assert header, "no Content-Security-Policy"
+    directives: dict[str, list[str]] = {}
+    for part in header.split(";"):
+        words = part.split()
+        if words:
+            directives[words[0].lower()] = words[1:]
+    return directives
+
+
+def assert_strict_headers(page: Page, *, inline_styles: bool = False) -> None:
+    policy = csp(page)
+    assert policy["script-src"] == ["'self'"], policy
+    assert policy["default-src"] == ["'self'"], policy
+    assert policy.get("object-src") == ["'none'"], policy
+    assert policy.get("frame-ancestors") == ["'none'"], policy
+    assert policy.get("base-uri") == ["'self'"], policy
+    styles = policy.get("style-src", policy["default-src"])
+    assert ("'unsafe-inline'" in styles) is inline_styles, policy
+    for sources in policy.values():
+        assert "'unsafe-eval'" not in sources and "*" not in sources, policy
+    assert page.headers.get("X-Content-Type-Options") == "nosniff"
+    assert page.headers.get("X-Frame-Options") == "DENY"
+    assert page.headers.get("Referrer-Policy")
+
+
+def inline_code(page: Page) -> list[str]:
+    """Everything a strict CSP would block: inline scripts, handlers, styles."""
+    found = []
+    for element in page.dom.iter():
+        if element.tag == "script" and ("src" not in element.attrs or element.text):
+            found.append(f"inline <script>: {element.text[:60]!r}")
+        if element.tag == "script" and not element.attrs.get("src", "/").startswith("/"):
+            found.append(f"third-party script: {element.attrs['src']}")
+        if element.tag == "style":
+            found.append("inline <style> block")
+        for name, value in element.attrs.items():
+            if name.startswith("on") or name.startswith(("hx-on", "data-hx-on")):
+                found.append(f"<{element.tag} {name}=...>")
+            if name == "style":
+                found.append(f"<{element.tag} style={value!r}>")
+            if name in ("href", "src", "action") and value.strip().lower().startswith(
+                "javascript:"
+            ):
+                found.append(f"<{element.tag} {name}={value!r}>")
+    return found
+
+
+async def every_page(app: Quart) -> dict[str, Page]:
+    """One of each page and fragment, for each kind of visitor."""
+    creator = await signed_up(app, "Creator")
+    member = await signed_up(app, "Member")
+    anonymous = Browser(app)
+    open_poll = await creator.create_poll("Open?", guests=True)
+    draft = await creator.create_poll("Draft?", action="draft")
+    hidden = await creator.create_poll("Hidden?", visibility="after_vote")
+    options = await option_ids(open_poll)
+    await member.vote(open_poll, options[0])
+    guest = Browser(app)
+    await guest.join_as_guest("Gus", open_poll)
+    pages = {
+        "home (anonymous)": await anonymous.get("/"),
+        "home (member)": await member.get("/"),
+        "home (guest)": await guest.get("/"),
+        "sign in": await anonymous.get("/signin"),
+        "sign up": await anonymous.get("/signup"),
+        "sign up with errors": await anonymous.sign_up("", "bad", password="x"),
+        "sign in with errors": await anonymous.sign_in("who@example.org", "nope"),
+        "guest name error": await anonymous.join_as_guest("", open_poll),
+        "new poll": await creator.get("/polls/new"),
+        "new poll with errors": await creator.submit_poll("", ["one"]),
+        "add option": await creator.submit_poll("Q?", ["a", "b"], action="add_option"),
+        "option fragment": await creator.get("/polls/option", htmx=True),
+        "edit draft": await creator.get(f"/polls/{draft}/edit"),
+        "poll (creator)": await creator.get(f"/polls/{open_poll}"),
+        "poll (member)": await member.get(f"/polls/{open_poll}"),
+        "poll (anonymous)": await anonymous.get(f"/polls/{open_poll}"),
+        "poll (guest)": await guest.get(f"/polls/{open_poll}"),
+        "poll (draft)": await creator.get(f"/polls/{draft}"),
+        "poll (results hidden)": await member.get(f"/polls/{hidden}"),
+        "vote fragment": await member.vote(open_poll, options[1], htmx=True),
+        "present": await creator.get(f"/polls/{open_poll}/present"),
+        "present (draft)": await creator.get(f"/polls/{draft}/present"),
+        "delete confirmation": await creator.get(f"/polls/{open_poll}/delete"),
+        "join code not found": await anonymous.get("/join?code=NOPE42"),
+        "poll not found": await anonymous.get("/polls/424242"),
+        "forbidden": await member.get(f"/polls/{open_poll}/present"),
+        "csrf refusal": await member.post("/polls", [("question", "x")], csrf=False),
+        "method not allowed": await member.get("/signout"),
+    }
+    await creator.post(f"/polls/{open_poll}/close")
+    pages["poll (closed)"] = await member.get(f"/polls/{open_poll}")
+    pages["vote refused (closed)"] = await member.vote(open_poll, options[0])
+    return pages
+
+
+async def test_every_page_has_the_strict_security_headers(app: Quart) -> None:
+    for name, page in (await every_page(app)).items():
+        try:
+            assert_strict_headers(page)
+        except AssertionError as error:
+            raise AssertionError(f"{name}: {error}") from error
+
+
+async def test_no_page_has_inline_scripts_handlers_or_styles(app: Quart) -> None:
+    problems = {
+        name: found
+        for name, page in (await every_page(app)).items()
+        if (found := inline_code(page))
+    }
+    assert problems == {}
+
+
+async def test_pages_load_scripts_and_styles_from_this_site_only(app: Quart) -> None:
+    page = await Browser(app).get("/")
+    scripts = [e.attrs["src"] for e in page.dom.find_all("script")]
+    assert scripts and all(src.startswith("/static/") for src in scripts)
+    sheets = [e.attrs["href"] for e in page.dom.find_all("link", rel="stylesheet")]
+    assert sheets and all(href.startswith("/static/") for href in sheets)
+    for path in scripts + sheets:
+        response = await Browser(app).client.get(path)
+        assert response.status_code == 200, path
+
+
+async def test_only_the_api_docs_page_allows_inline_styles(app: Quart) -> None:
+    page = await Browser(app).get("/docs")
+    assert page.status == 200
+    assert_strict_headers(page, inline_styles=True)
+    assert not [e for e in page.dom.find_all("script") if "src" not in e.attrs or e.text]
+    for path in ("/", "/signin", "/docs/", "/docsx"):
+        other = await Browser(app).get(path)
+        assert_strict_headers(other)
+
+
+async def test_the_presenter_qr_code_is_inline_svg_without_styles(app: Quart) -> None:
+    creator, poll_id = await _creator_with_poll(app)
+    page = await creator.get(f"/polls/{poll_id}/present")
+    qr = page.dom.find(cls="qr")
+    assert qr is not None
+    svg = qr.find("svg")
+    assert svg is not None
+    assert not [e for e in [svg, *svg.iter()] if "style" in e.attrs or e.tag == "style"]
+    assert page.dom.find("img") is None  # no image request for the code
