@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from quart.wrappers import Response
 
+from tests.api.problems import assert_problem, assert_validation_problem
 from tests.conftest import MakeMember, MakePoll, Member
 from webapp.tables import Poll, PollOption, Vote
 
@@ -46,28 +47,6 @@ def new_poll(**changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"question": "Tabs or spaces?", "options": ["Tabs", "Spaces"]}
     body.update(changes)
     return {key: value for key, value in body.items() if value is not ...}
-
-
-async def assert_problem(response: Response, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with this status; return its body."""
-    assert response.status_code == status, await response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    body = await response.get_json()
-    assert isinstance(body, dict)
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert body["status"] == status
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
-
-
-async def assert_validation_problem(response: Response, field: str) -> dict[str, Any]:
-    """A 422 problem whose `errors` list names `field`."""
-    body = await assert_problem(response, 422)
-    assert isinstance(body["errors"], list) and body["errors"]
-    fields = [error["field"] for error in body["errors"]]
-    assert field in fields, fields
-    return body
 
 
 async def poll_count() -> int:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from quart.wrappers import Response
 
+from tests.api.problems import assert_problem
 from tests.conftest import CHEAP_HASHING, MakeMember
 from webapp import create_app
 from webapp.tables import AuthToken, User
@@ -21,19 +22,6 @@ TOKENS = "/api/v1/auth/tokens"
 CURRENT = "/api/v1/auth/tokens/current"
 ME = "/api/v1/users/me"
 PROBLEM_JSON = "application/problem+json"
-
-
-async def assert_problem(response: Response, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with this status; return its body."""
-    assert response.status_code == status, await response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    body = await response.get_json()
-    assert isinstance(body, dict)
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert body["status"] == status
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
 
 
 async def assert_401(response: Response) -> dict[str, Any]:

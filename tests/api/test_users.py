@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from quart import Quart
-from quart.wrappers import Response
 
+from tests.api.problems import assert_problem, assert_validation_problem
 from tests.conftest import MakeMember
 from webapp.tables import User
 
@@ -26,28 +26,6 @@ def signup(
     name: str = "Ann", email: str = "ann@example.org", password: str = "correct horse"
 ) -> dict[str, Any]:
     return {"name": name, "email": email, "password": password}
-
-
-async def assert_problem(response: Response, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with this status; return its body."""
-    assert response.status_code == status, await response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    body = await response.get_json()
-    assert isinstance(body, dict)
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert body["status"] == status
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
-
-
-async def assert_validation_problem(response: Response, field: str) -> dict[str, Any]:
-    """A 422 problem whose `errors` list names `field`."""
-    body = await assert_problem(response, 422)
-    assert isinstance(body["errors"], list) and body["errors"]
-    fields = [error["field"] for error in body["errors"]]
-    assert field in fields, fields
-    return body
 
 
 async def user_count() -> int:

@@ -42,6 +42,29 @@ class PollCreate(StrictModel):
 
     _distinct_options = field_validator("options")(_distinct)
 
+    async def create(self, creator_id: int) -> PollView:
+        """Create this poll (the API and the form both come through here)."""
+        return await polls.create_poll(
+            creator_id,
+            self.question,
+            self.options,
+            is_published=self.is_published,
+            allows_multiple=self.allows_multiple,
+            allows_guests=self.allows_guests,
+            results_visibility=ResultsVisibility(self.results_visibility),
+        )
+
+    def as_changes(self) -> PollChanges:
+        """The same poll as an edit of a draft (publishing it if asked)."""
+        return PollChanges(
+            question=self.question,
+            options=self.options,
+            allows_multiple=self.allows_multiple,
+            allows_guests=self.allows_guests,
+            results_visibility=ResultsVisibility(self.results_visibility),
+            is_published=True if self.is_published else None,
+        )
+
 
 class PollUpdate(StrictModel):
     question: QuestionText | None = None
@@ -86,15 +109,7 @@ async def post_poll(data: PollCreate, account: Account) -> tuple[PollView, int, 
     """Create a poll (a draft unless is_published). Guests can vote, not create polls."""
     if account.is_guest:
         raise Forbidden("Guests can vote but not create polls: sign up for an account.")
-    poll = await polls.create_poll(
-        account.id,
-        data.question,
-        data.options,
-        is_published=data.is_published,
-        allows_multiple=data.allows_multiple,
-        allows_guests=data.allows_guests,
-        results_visibility=ResultsVisibility(data.results_visibility),
-    )
+    poll = await data.create(account.id)
     return poll, 201, {"Location": url_for("api.polls.get_poll", poll_id=poll.id)}
 
 

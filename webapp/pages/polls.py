@@ -14,7 +14,6 @@ from webapp.errors import Conflict, DomainError, Forbidden
 from webapp.pages.forms import back_to_poll, is_htmx, validate
 from webapp.pages.session import SignInRequired, session_account
 from webapp.polls import PollChanges
-from webapp.tables import ResultsVisibility
 
 blueprint = Blueprint("polls", __name__)
 
@@ -88,27 +87,27 @@ async def nothing() -> str:
     return ""
 
 
-@blueprint.post("/polls")
-async def create_poll() -> Any:
-    """Save a draft or publish; without JavaScript, 'add option' re-renders the form."""
-    me = await require_member()
+async def _submitted(poll_id: int | None) -> tuple[PollCreate | None, Any]:
+    """The submitted form as a valid poll, or the form to show again (errors, add option)."""
     form = await request.form
     values = _poll_form(form)
     fields = form.getlist("options")
     if form.get("action") == "add_option":
-        return await _render_form(values, {}, None, fields=_one_more(fields))
+        return None, await _render_form(values, {}, poll_id, fields=_one_more(fields))
     data, errors = validate(PollCreate, values)
     if data is None:
-        return await _render_form(values, errors, None, 422, fields=fields)
-    poll = await polls.create_poll(
-        me.id,
-        data.question,
-        data.options,
-        is_published=data.is_published,
-        allows_multiple=data.allows_multiple,
-        allows_guests=data.allows_guests,
-        results_visibility=ResultsVisibility(data.results_visibility),
-    )
+        return None, await _render_form(values, errors, poll_id, 422, fields=fields)
+    return data, None
+
+
+@blueprint.post("/polls")
+async def create_poll() -> Any:
+    """Save a draft or publish; without JavaScript, 'add option' re-renders the form."""
+    me = await require_member()
+    data, form_again = await _submitted(None)
+    if data is None:
+        return form_again
+    poll = await data.create(me.id)
     return back_to_poll(poll.id)
 
 
@@ -130,23 +129,10 @@ async def edit_poll(poll_id: int) -> Any:
             "options": [option.text for option in poll.options],
         }
         return await _render_form(values, {}, poll_id)
-    form = await request.form
-    values = _poll_form(form)
-    fields = form.getlist("options")
-    if form.get("action") == "add_option":
-        return await _render_form(values, {}, poll_id, fields=_one_more(fields))
-    data, errors = validate(PollCreate, values)
+    data, form_again = await _submitted(poll_id)
     if data is None:
-        return await _render_form(values, errors, poll_id, 422, fields=fields)
-    changes = PollChanges(
-        question=data.question,
-        options=data.options,
-        allows_multiple=data.allows_multiple,
-        allows_guests=data.allows_guests,
-        results_visibility=ResultsVisibility(data.results_visibility),
-        is_published=True if data.is_published else None,
-    )
-    await polls.update_poll(poll_id, me.id, changes)
+        return form_again
+    await polls.update_poll(poll_id, me.id, data.as_changes())
     return back_to_poll(poll_id)
 
 
