@@ -607,31 +607,34 @@ async def test_a_stop_signal_closes_every_viewer_with_1012_and_exits_promptly(
 if DB_KIND == "postgres":
     LISTENERS = """
         SELECT pid FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid()
-          AND (query ILIKE 'LISTEN%' OR query = 'SELECT 1')
+        WHERE datname = current_database() AND application_name = ANY($1::text[])
     """
-    # The feed's connection shows `LISTEN "livepolls"` until its first health check, then
-    # `SELECT 1`; the pool's connections never run either.
+    # Each process names its LISTEN connection livepolls-listen-<pid>: only these servers'
+    # count, not a backend of an earlier test's server that PostgreSQL has yet to reap.
 
-    async def listener_pids() -> set[int]:
+    def listener_names(*servers: Server) -> list[str]:
+        return [f"livepolls-listen-{server.pid}" for server in servers]
+
+    async def listener_pids(names: list[str]) -> set[int]:
         conn = await asyncpg.connect(DB_URL, timeout=5)
         try:
-            return {row["pid"] for row in await conn.fetch(LISTENERS)}
+            return {row["pid"] for row in await conn.fetch(LISTENERS, names)}
         finally:
             await conn.close()
 
-    async def kill_listeners() -> set[int]:
+    async def kill_listeners(names: list[str]) -> set[int]:
         conn = await asyncpg.connect(DB_URL, timeout=5)
         try:
-            rows = await conn.fetch(f"SELECT pid, pg_terminate_backend(pid) FROM ({LISTENERS}) l")
-            return {row["pid"] for row in rows}
+            query = f"SELECT pid, pg_terminate_backend(pid) FROM ({LISTENERS}) l"
+            return {row["pid"] for row in await conn.fetch(query, names)}
         finally:
             await conn.close()
 
-    async def wait_for_listeners(count: int, not_in: set[int], within: float) -> set[int]:
+    async def wait_for_listeners(names: list[str], not_in: set[int], within: float) -> set[int]:
+        count = len(names)
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            pids = await listener_pids() - not_in
+            pids = await listener_pids(names) - not_in
             if len(pids) >= count:
                 return pids
             await asyncio.sleep(0.1)
@@ -711,14 +714,14 @@ if DB_KIND == "postgres":
                 await next_of(on_b, "results")
                 b.process.send_signal(signal.SIGSTOP)
                 try:
-                    killed = await kill_listeners()
+                    killed = await kill_listeners(listener_names(a, b))
                     assert len(killed) == 2, f"expected the two servers' listeners: {killed}"
                     await api_a.votes(((voter, 0) for voter in voters[:4]), poll)
                     await results_until(on_a, total_is(4), within=5)
                 finally:
                     b.process.send_signal(signal.SIGCONT)
                 seen_on_b = await results_until(on_b, total_is(4), within=10)
-                await wait_for_listeners(2, not_in=killed, within=10)
+                await wait_for_listeners(listener_names(a, b), not_in=killed, within=10)
                 # Back to normal: later votes reach B through NOTIFY at once.
                 await api_a.votes(((voter, 1) for voter in voters[4:]), poll)
                 async with asyncio.TaskGroup() as group:

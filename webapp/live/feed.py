@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Coroutine
 from typing import Any
 
@@ -118,7 +119,12 @@ class PostgresFeed:
         while True:
             lost = asyncio.Event()
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=5)
+                conn = await asyncpg.connect(
+                    self._dsn,
+                    timeout=5,
+                    # Named per process, so operators (and tests) can tell listeners apart.
+                    server_settings={"application_name": f"livepolls-listen-{os.getpid()}"},
+                )
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                 log.warning("LISTEN connection failed (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
