@@ -94,14 +94,21 @@ async def issue_token(user_id: int, ttl: timedelta) -> str:
 
 
 async def account_for_token(token: str) -> Account | None:
+    """The account a bearer or session token belongs to (one query: every request runs it)."""
     row = (
-        await AuthToken.select(AuthToken.user.id, AuthToken.expires_at)
+        await AuthToken.select(
+            AuthToken.expires_at,
+            *(
+                getattr(AuthToken.user, column._meta.name).as_alias(column._meta.name)
+                for column in USER_COLUMNS
+            ),
+        )
         .where(AuthToken.token_hash == _digest(token))
         .first()
     )
     if row is None or row["expires_at"] <= datetime.now(UTC):
         return None
-    return await get_account(row["user.id"])
+    return _account(row)
 
 
 async def revoke_token(token: str) -> None:
