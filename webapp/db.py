@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+P = ParamSpec("P")
 SQLITE_PREFIX = "sqlite:///"
 
 _sqlite_writer = asyncio.Lock()
@@ -63,6 +65,20 @@ async def write_transaction() -> AsyncIterator[Any]:
             yield txn
 
 
+T = TypeVar("T")
+
+
+def shielded(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Let a write finish even if its caller is cancelled (a client hung up mid-request):
+    a transaction cut off at BEGIN or COMMIT would leak its pooled connection."""
+
+    @wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.shield(func(*args, **kwargs))
+
+    return wrapper
+
+
 def is_unique_violation(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.UniqueViolationError):
         return True
@@ -81,4 +97,8 @@ async def start(pool_size: int) -> None:
 async def stop() -> None:
     db = engine()
     if isinstance(db, PostgresEngine) and db.pool is not None:
-        await db.close_connection_pool()
+        try:
+            await asyncio.wait_for(db.pool.close(), 5)
+        except TimeoutError:
+            db.pool.terminate()  # a connection still checked out must not block shutdown
+        db.pool = None

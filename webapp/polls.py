@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from webapp import events
-from webapp.db import is_postgres, write_transaction
+from webapp.db import is_postgres, shielded, write_transaction
 from webapp.errors import Conflict, Forbidden, NotFound
 from webapp.results import Results, needs_vote_check, present, tally, visible_to, voted_in
 from webapp.tables import Poll, PollOption, ResultsVisibility, User
@@ -203,6 +203,7 @@ async def list_polls(
     return PollPage(items=await _views(rows[:limit], viewer_id), next_cursor=next_cursor)
 
 
+@shielded
 async def create_poll(
     creator_id: int,
     question: str,
@@ -234,6 +235,7 @@ async def _insert_options(poll_id: int, texts: list[str]) -> None:
     )
 
 
+@shielded
 async def update_poll(poll_id: int, user_id: int, changes: PollChanges) -> PollView:
     """Edit a draft; change settings; publish; close or reopen. Only the creator may."""
     async with write_transaction():
@@ -290,6 +292,7 @@ def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
     return values
 
 
+@shielded
 async def delete_poll(poll_id: int, user_id: int) -> None:
     async with write_transaction():
         row = await poll_row(poll_id, user_id, lock=True)

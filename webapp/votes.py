@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from webapp import events
-from webapp.db import write_transaction
+from webapp.db import shielded, write_transaction
 from webapp.errors import Conflict, Forbidden, Invalid
 from webapp.polls import poll_row
 from webapp.results import Results, present, tally, visible_to
@@ -74,6 +74,7 @@ async def _finish(poll_id: int, voters_delta: int) -> int:
     return int(rows[0]["seq"])
 
 
+@shielded
 async def cast_vote(
     user_id: int, poll_id: int, option_id: int, *, is_guest: bool = False
 ) -> tuple[Results, bool]:
@@ -111,6 +112,7 @@ async def cast_vote(
     return result, True
 
 
+@shielded
 async def withdraw_votes(user_id: int, poll_id: int, option_id: int | None = None) -> None:
     """Withdraw one choice (option_id) or all of the user's choices in the poll."""
     async with write_transaction():
