@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from functools import wraps
 from pathlib import Path
@@ -68,7 +68,7 @@ async def write_transaction() -> AsyncIterator[Any]:
 T = TypeVar("T")
 
 
-def shielded(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def shielded(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """Let a write finish even if its caller is cancelled (a client hung up mid-request):
     a transaction cut off at BEGIN or COMMIT would leak its pooled connection."""
 
