@@ -9,6 +9,7 @@ also applies our two fixes to Hypercorn's WebSocket stream (webapp/hypercorn_pat
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import signal
 import socket
@@ -26,6 +27,15 @@ CLOSE_RESTART = 1012
 PING_INTERVAL = 15.0
 # A peer that leaves sent data (our pings) unacknowledged this long is dropped by the kernel.
 USER_TIMEOUT_MS = 30_000
+
+
+async def _settle_garbage_collector() -> None:
+    """Keep full collections rare: with thousands of sockets open one can stall the loop for
+    hundreds of milliseconds. Start-up objects are frozen out of collection for good, and
+    the older generations are collected less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
 
 
 def make_config(host: str, port: int) -> Config:
@@ -56,6 +66,7 @@ async def _serve(config: Config, sockets: Sockets, parent_says_stop: ProcessEven
     from webapp import create_app
 
     app = create_app()
+    app.before_serving(_settle_garbage_collector)  # after the app's own start-up hooks
     hops = app.extensions["settings"].proxy_hops
     # Behind a reverse proxy, trust its X-Forwarded-* headers (scheme and host of join links).
     served = ProxyFixMiddleware(app, mode="legacy", trusted_hops=hops) if hops else app
