@@ -64,7 +64,7 @@ def source() -> Source:
 
 @pytest.fixture
 def hub(source: Source) -> Hub:
-    return Hub(source.load, PlainMessages(), INTERVAL)
+    return Hub(source.load, PlainMessages(), INTERVAL, viewers_interval=INTERVAL)
 
 
 async def watch(
@@ -226,3 +226,33 @@ async def test_a_poll_gone_before_the_first_load_sends_deleted_then_closes(
     received: list[tuple[str, str | int]] = []
     await asyncio.wait_for(collect(hub.subscribe(1), received), 1)
     assert received[-2:] == [("deleted", '{"type": "deleted"}'), ("close", 1000)]
+
+
+async def test_viewer_counts_go_out_at_most_once_per_viewers_interval(source: Source) -> None:
+    hub = Hub(source.load, PlainMessages(), INTERVAL, viewers_interval=0.5)
+    first, first_task = await watch(hub)
+    others = [await watch(hub) for _ in range(20)]  # a crowd joins within ~0.2 s
+    await asyncio.sleep(0.8)
+    counts = [message for kind, message in first if kind == "viewers"]
+    assert len(counts) <= 3  # the first at once, then at most one per 0.5 s
+    assert counts[-1] == "21"
+    for _, task in [(first, first_task), *others]:
+        await stop(task)
+
+
+async def test_a_viewer_joining_during_a_pending_edit_does_not_hide_it_from_the_others(
+    hub: Hub, source: Source
+) -> None:
+    watching, task = await watch(hub)
+    await asyncio.sleep(INTERVAL * 2)
+    source.seq, source.version = 1, "v2"
+    hub.changed(1, 1)  # first change on a quiet poll: delivered at once
+    await asyncio.sleep(0.01)
+    source.seq, source.version = 2, "v3"
+    hub.changed(1, 2)  # a second edit inside the interval: pending
+    newcomer, newcomer_task = await watch(hub)  # joins (and loads) while it is pending
+    await asyncio.sleep(INTERVAL * 2)
+    assert [m for kind, m in watching if kind == "poll"][-1] == "poll:v3"
+    assert results(watching)[-1] == "results:2"
+    await stop(task)
+    await stop(newcomer_task)

@@ -75,6 +75,7 @@ class PollChannel:
     snapshot: Snapshot | None = None
     results_dirty: bool = False
     viewers_dirty: bool = False
+    viewers_sent_at: float = float("-inf")
     flusher: asyncio.Task[None] | None = None
 
     def user_ids(self) -> frozenset[int]:
@@ -82,10 +83,19 @@ class PollChannel:
 
 
 class Hub:
-    def __init__(self, load: SnapshotLoader, messages: Messages, interval: float) -> None:
+    def __init__(
+        self,
+        load: SnapshotLoader,
+        messages: Messages,
+        interval: float,
+        viewers_interval: float = 1.0,
+    ) -> None:
         self._load = load
         self._messages = messages
         self._interval = interval
+        # Viewer counts go out less often than results: while a crowd joins, every join
+        # would otherwise cost a message to every viewer at each interval.
+        self._viewers_interval = viewers_interval
         self._channels: dict[int, PollChannel] = {}
         self._closing: int | None = None
 
@@ -113,9 +123,11 @@ class Hub:
                 viewer.offer("deleted", self._messages.deleted(fmt))
                 viewer.offer(CLOSE, 1000)
             else:
-                if channel.snapshot is None or channel.snapshot.seq <= snapshot.seq:
+                # Only the first load becomes the channel's snapshot: replacing it here would
+                # hide a pending change of the poll from the flush that tells everyone else.
+                if channel.snapshot is None:
                     channel.snapshot = snapshot
-                self._deliver_to(viewer, channel.snapshot or snapshot, poll_changed=False)
+                self._deliver_to(viewer, snapshot, poll_changed=False)
             self._schedule(poll_id, channel)
             while True:
                 await viewer.wake.wait()
@@ -174,8 +186,13 @@ class Hub:
                         self._delete(channel)
                         return
                     self._deliver(channel, snapshot)
-                if channel.viewers_dirty:
+                now = asyncio.get_running_loop().time()
+                if (
+                    channel.viewers_dirty
+                    and now - channel.viewers_sent_at >= self._viewers_interval
+                ):
                     channel.viewers_dirty = False
+                    channel.viewers_sent_at = now
                     count = len(channel.viewers)
                     built = {fmt: self._messages.viewers(fmt, count) for fmt in ("json", "html")}
                     for viewer in channel.viewers:
