@@ -52,11 +52,9 @@ class PostgresFeed:
         self._check_timeout = check_timeout
         # poll id -> the newest seq waiting for the cool-down to end (None: nothing waiting).
         self._cooling: dict[int, int | None] = {}
-        self._deleted: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
-        self.connection: asyncpg.Connection | None = None
 
     async def start(self) -> None:
         self._listener = asyncio.create_task(self._listen_forever())
@@ -133,7 +131,6 @@ class PostgresFeed:
             try:
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notice)
-                self.connection = conn
                 self.connected.set()
                 backoff = 0.1
                 if not first:
@@ -143,7 +140,6 @@ class PostgresFeed:
                 await self._watch(conn, lost)
             finally:
                 self.connected.clear()
-                self.connection = None
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(conn.close(), 1)
             log.warning("LISTEN connection lost; reconnecting")
