@@ -13,7 +13,7 @@ from webapp.api.polls import MAX_OPTIONS, PollCreate
 from webapp.errors import Conflict, DomainError, Forbidden
 from webapp.pages.forms import back_to_poll, is_htmx, validate
 from webapp.pages.session import SignInRequired, session_account
-from webapp.polls import PollChanges
+from webapp.polls import PollChanges, PollView
 
 blueprint = Blueprint("polls", __name__)
 
@@ -141,12 +141,18 @@ def _watching(poll_id: int) -> int:
     return int(current_app.extensions["live"].hub.viewer_count(poll_id))
 
 
+async def _as_seen_by(poll_id: int, viewer_id: int | None) -> tuple[PollView, list[int]]:
+    """The poll as this viewer may see it, and the options they have voted for."""
+    poll = await polls.get_poll(poll_id, viewer_id)
+    mine = await votes.my_choices(viewer_id, poll_id) if viewer_id else []
+    return poll, mine
+
+
 async def _poll_page(poll_id: int, status: int = 200, error: str | None = None) -> Any:
     me = await session_account()
     viewer_id = me.id if me else None
-    poll = await polls.get_poll(poll_id, viewer_id)
+    poll, mine = await _as_seen_by(poll_id, viewer_id)
     results = await polls.results_for(poll_id, viewer_id)
-    mine = await votes.my_choices(viewer_id, poll_id) if viewer_id else []
     page = await render_template(
         "polls/show.html",
         poll=poll,
@@ -170,9 +176,8 @@ async def _after_vote(poll_id: int, me: Account, error: DomainError | None = Non
         return await _poll_page(poll_id, error.status, error.detail)
     if not is_htmx():
         return back_to_poll(poll_id)
-    poll = await polls.get_poll(poll_id, me.id)
+    poll, mine = await _as_seen_by(poll_id, me.id)
     results = await polls.results_for(poll_id, me.id)
-    mine = await votes.my_choices(me.id, poll_id)
     vote_block = await render_template(
         "_partials/vote.html", poll=poll, mine=mine, error=error.detail if error else None
     )
@@ -184,9 +189,7 @@ async def _after_vote(poll_id: int, me: Account, error: DomainError | None = Non
 async def vote_block(poll_id: int) -> Any:
     """This viewer's voting block alone (fetched when the poll opens or closes live)."""
     me = await session_account()
-    viewer_id = me.id if me else None
-    poll = await polls.get_poll(poll_id, viewer_id)
-    mine = await votes.my_choices(viewer_id, poll_id) if viewer_id else []
+    poll, mine = await _as_seen_by(poll_id, me.id if me else None)
     return await render_template("_partials/vote.html", poll=poll, mine=mine, error=None)
 
 
@@ -197,8 +200,7 @@ async def vote(poll_id: int) -> Any:
     raw = (await request.form).get("option_id", "")
     option_id = int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else 0
     try:
-        mine = await votes.my_choices(me.id, poll_id)
-        poll = await polls.get_poll(poll_id, me.id)
+        poll, mine = await _as_seen_by(poll_id, me.id)
         if poll.allows_multiple and option_id in mine:
             await votes.withdraw_votes(me.id, poll_id, option_id)
         else:
