@@ -54,8 +54,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     )
 
     from webapp import docs, live, pages
+    from webapp.api import adapters, problems
     from webapp.api import blueprint as api_blueprint
-    from webapp.api import problems
+
+    adapters.install()
 
     app.register_blueprint(api_blueprint)
     app.register_blueprint(docs.blueprint)

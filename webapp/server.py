@@ -1,5 +1,9 @@
 """Hypercorn, one or several worker processes, with a shutdown that closes live sockets first.
 
+Each worker runs on uvloop where it is installed, and with several workers each one listens
+on its own SO_REUSEPORT socket, so the kernel spreads connections (keep-alive ones included)
+evenly instead of letting whichever worker wakes first accept a whole burst.
+
 Hypercorn waits for open connections before it runs the app's shutdown (and on Python 3.12+
 `Server.wait_closed` waits for every one of them), so each worker closes its WebSockets with
 1012 as soon as SIGTERM or SIGINT arrives, and only then lets Hypercorn stop. Each worker
@@ -13,6 +17,7 @@ import gc
 import multiprocessing
 import signal
 import socket
+from collections.abc import Callable
 from multiprocessing.synchronize import Event as ProcessEvent
 
 from hypercorn.asyncio.run import worker_serve
@@ -99,24 +104,47 @@ async def _serve(config: Config, sockets: Sockets, parent_says_stop: ProcessEven
             watcher.cancel()
 
 
-def _worker(config: Config, sockets: Sockets, stop: ProcessEvent | None = None) -> None:
+def _event_loop() -> Callable[[], asyncio.AbstractEventLoop]:
+    try:
+        import uvloop
+    except ImportError:  # not on every platform; the standard loop works, only slower
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+def _worker(config: Config, sockets: Sockets | None, stop: ProcessEvent | None = None) -> None:
     hypercorn_patches.apply()
-    asyncio.run(_serve(config, sockets, stop))
+    if sockets is None:  # one of several workers: a listening socket of its own
+        sockets = config.create_sockets()
+        _tune(sockets)
+    with asyncio.Runner(loop_factory=_event_loop()) as runner:
+        runner.run(_serve(config, sockets, stop))
+
+
+def _reserve_port(config: Config) -> socket.socket:
+    """Bind (never listen) a SO_REUSEPORT socket: it holds the port, learns it when 0 was
+    asked for, and takes no connections; each worker then listens on a socket of its own."""
+    (reserved,) = config.create_sockets().insecure_sockets
+    host, port = reserved.getsockname()[:2]
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    return reserved
 
 
 def serve(host: str, port: int, workers: int = 1) -> None:
     config = make_config(host, port)
-    sockets = config.create_sockets()
-    _tune(sockets)
     if workers <= 1:
+        sockets = config.create_sockets()
+        _tune(sockets)
         _worker(config, sockets)
         return
+    config.workers = workers  # Hypercorn then binds with SO_REUSEPORT
+    reserved = _reserve_port(config)
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     # Children inherit "ignore SIGINT": Ctrl-C reaches the parent, which tells them to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     processes = [
-        context.Process(target=_worker, kwargs={"config": config, "sockets": sockets, "stop": stop})
+        context.Process(target=_worker, kwargs={"config": config, "sockets": None, "stop": stop})
         for _ in range(workers)
     ]
     for process in processes:
@@ -125,3 +153,4 @@ def serve(host: str, port: int, workers: int = 1) -> None:
         signal.signal(signum, lambda *_: stop.set())
     for process in processes:
         process.join()
+    reserved.close()
