@@ -7,18 +7,27 @@
    Hypercorn stops reading that batch of frames, so the client's close reply may never be
    handled and the connection stays open. Ours counts bytes, drops the refused message and
    keeps reading until the closing handshake completes.
+
+And one addition: once a WebSocket is accepted, the app finds a `FrameSink` for it in
+`scope["extensions"]["livepolls.frames"]`, to write prebuilt frames straight to the socket
+(webapp/live/frames.py). Where the connection's writer cannot be found (HTTP/2), it is absent
+and the app sends through ASGI as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from hypercorn.protocol.events import StreamClosed
 from hypercorn.protocol.ws_stream import WSStream
 from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping
 from wsproto.frame_protocol import CloseReason
+
+from webapp.live.frames import FrameSink
+from webapp.live.routes import FRAMES_EXTENSION
 
 
 async def _send_pings(self: WSStream) -> None:
@@ -60,6 +69,27 @@ async def _handle_events(self: WSStream) -> None:
             await self.send(StreamClosed(stream_id=self.stream_id))
 
 
+_original_accept = WSStream._accept
+
+
+def _connection_writer(stream: WSStream) -> asyncio.StreamWriter | None:
+    """HTTP/1.1 over TCP: stream.send is H11Protocol.stream_send, whose send is
+    TCPServer.protocol_send, which writes to the StreamWriter we want."""
+    protocol = getattr(stream.send, "__self__", None)
+    server = getattr(getattr(protocol, "send", None), "__self__", None)
+    writer = getattr(server, "writer", None)
+    return writer if isinstance(writer, asyncio.StreamWriter) else None
+
+
+async def _accept(self: WSStream, message: Any) -> None:
+    await _original_accept(self, message)
+    writer = _connection_writer(self)
+    extensions: Any = self.scope.get("extensions")
+    if writer is not None and isinstance(extensions, dict):
+        extensions[FRAMES_EXTENSION] = FrameSink(self, writer)
+
+
 def apply() -> None:
     WSStream._send_pings = _send_pings  # type: ignore[method-assign]
     WSStream._handle_events = _handle_events  # type: ignore[method-assign]
+    WSStream._accept = _accept  # type: ignore[method-assign]

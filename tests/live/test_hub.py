@@ -256,3 +256,96 @@ async def test_a_viewer_joining_during_a_pending_edit_does_not_hide_it_from_the_
     assert results(watching)[-1] == "results:2"
     await stop(task)
     await stop(newcomer_task)
+
+
+# --- straight to the socket: a viewer with a sink --------------------------------------------
+
+
+class FakeSink:
+    """A socket that takes messages while `open_` and keeps what it took, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.open_ = True
+
+    def try_send(self, message: str) -> bool:
+        if self.open_:
+            self.sent.append(message)
+        return self.open_
+
+
+async def watch_with_sink(
+    hub: Hub, sink: FakeSink, poll_id: int = 1
+) -> tuple[list[tuple[str, str | int]], asyncio.Task]:
+    received: list[tuple[str, str | int]] = []
+    task = asyncio.create_task(collect(hub.subscribe(poll_id, None, "json", sink), received))
+    await asyncio.sleep(0.01)
+    return received, task
+
+
+async def test_a_sink_that_keeps_up_takes_every_message_and_nothing_is_queued(
+    hub: Hub, source: Source
+) -> None:
+    sink = FakeSink()
+    received, task = await watch_with_sink(hub, sink)
+    await asyncio.sleep(INTERVAL * 2)
+    source.seq = 1
+    hub.changed(1, 1)
+    await asyncio.sleep(INTERVAL)
+    assert [m for m in sink.sent if m.startswith("results")] == ["results:0", "results:1"]
+    assert "1" in sink.sent  # the viewer count went the same way
+    assert received == []  # the viewer's task never woke
+    await stop(task)
+
+
+async def test_what_a_full_sink_refuses_goes_through_the_viewers_queue(
+    hub: Hub, source: Source
+) -> None:
+    sink = FakeSink()
+    received, task = await watch_with_sink(hub, sink)
+    await asyncio.sleep(INTERVAL * 2)
+    sink.open_ = False  # the socket's buffer is full: updates must wait
+    for seq in (1, 2, 3):
+        source.seq = seq
+        hub.changed(1, seq)
+        await asyncio.sleep(INTERVAL * 1.5)
+    # The viewer's task got them instead (it sends each and waits for the socket to drain).
+    assert results(received) == ["results:1", "results:2", "results:3"]
+    assert [m for m in sink.sent if m.startswith("results")] == ["results:0"]
+    sink.open_ = True
+    source.seq = 4
+    hub.changed(1, 4)
+    await asyncio.sleep(INTERVAL * 1.5)
+    # Nothing was queued any more, so the next update went straight to the socket.
+    assert sink.sent[-1] == "results:4"
+    assert results(received)[-1] == "results:3"
+    await stop(task)
+
+
+async def test_while_something_is_queued_newer_messages_queue_behind_it(
+    hub: Hub, source: Source
+) -> None:
+    sink = FakeSink()
+    stream = hub.subscribe(1, None, "json", sink)
+    pending = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.01)
+    assert sink.sent[0] == "results:0"
+    sink.open_ = False
+    source.version = "v2"  # a poll edit: "poll" is queued, then "results" must not overtake it
+    source.seq = 1
+    hub.changed(1, 1)
+    await asyncio.sleep(0.01)
+    sink.open_ = True
+    first = await pending
+    second = await anext(stream)
+    assert (first, second) == (("poll", "poll:v2"), ("results", "results:1"))
+    assert "results:1" not in sink.sent
+    await stream.aclose()
+
+
+async def test_close_never_goes_to_the_sink(hub: Hub, source: Source) -> None:
+    sink = FakeSink()
+    received, task = await watch_with_sink(hub, sink)
+    await hub.close_all(1012)
+    await asyncio.wait_for(task, 1)
+    assert received == [("close", 1012)]

@@ -13,12 +13,14 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 log = logging.getLogger(__name__)
 
 Format = Literal["json", "html"]
 CLOSE = "close"
+# Viewers served between two yields to the event loop while an update goes out.
+BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -51,20 +53,36 @@ class Messages:
         raise NotImplementedError
 
 
+class Sink(Protocol):
+    """Writes a message straight to the viewer's socket (webapp/live/frames.py)."""
+
+    def try_send(self, message: str) -> bool: ...
+
+
 class Viewer:
-    """One connection's mailbox: the latest message of each type, never a backlog."""
+    """One connection's mailbox: the latest message of each type, never a backlog.
 
-    __slots__ = ("poll_id", "user_id", "fmt", "pending", "wake", "seq")
+    With a sink, a message goes straight to the socket while the socket keeps up and nothing
+    is queued before it; otherwise it waits here for the viewer's own task to send it.
+    """
 
-    def __init__(self, poll_id: int, user_id: int | None, fmt: Format) -> None:
+    __slots__ = ("poll_id", "user_id", "fmt", "pending", "wake", "seq", "sink")
+
+    def __init__(
+        self, poll_id: int, user_id: int | None, fmt: Format, sink: Sink | None = None
+    ) -> None:
         self.poll_id = poll_id
         self.user_id = user_id
         self.fmt: Format = fmt
         self.pending: dict[str, str | int] = {}
         self.wake = asyncio.Event()
         self.seq = -1
+        self.sink = sink
 
     def offer(self, kind: str, message: str | int) -> None:
+        sink = self.sink
+        if sink is not None and not self.pending and kind != CLOSE and sink.try_send(str(message)):
+            return
         self.pending[kind] = message
         self.wake.set()
 
@@ -104,13 +122,22 @@ class Hub:
         return len(channel.viewers) if channel else 0
 
     async def subscribe(
-        self, poll_id: int, user_id: int | None = None, fmt: Format = "json"
+        self,
+        poll_id: int,
+        user_id: int | None = None,
+        fmt: Format = "json",
+        sink: Sink | None = None,
     ) -> AsyncGenerator[tuple[str, str | int], None]:
-        """Register a viewer and yield (kind, message); the last may be ("close", code)."""
+        """Register a viewer and yield (kind, message); the last may be ("close", code).
+
+        With a sink, only what the sink could not take at once is yielded: the consumer must
+        send each yielded message before it next awaits anything, or a newer message sent
+        straight to the socket meanwhile could be overtaken by the older one.
+        """
         if self._closing is not None:
             yield CLOSE, self._closing
             return
-        viewer = Viewer(poll_id, user_id, fmt)
+        viewer = Viewer(poll_id, user_id, fmt, sink)
         channel = self._channels.setdefault(poll_id, PollChannel())
         channel.viewers.add(viewer)
         channel.viewers_dirty = True
@@ -185,7 +212,7 @@ class Hub:
                     if snapshot is None:
                         self._delete(channel)
                         return
-                    self._deliver(channel, snapshot)
+                    await self._deliver(channel, snapshot)
                 now = asyncio.get_running_loop().time()
                 if (
                     channel.viewers_dirty
@@ -195,22 +222,27 @@ class Hub:
                     channel.viewers_sent_at = now
                     count = len(channel.viewers)
                     built = {fmt: self._messages.viewers(fmt, count) for fmt in ("json", "html")}
-                    for viewer in channel.viewers:
+                    for i, viewer in enumerate(list(channel.viewers), 1):
                         viewer.offer("viewers", built[viewer.fmt])
+                        if i % BATCH == 0:
+                            await asyncio.sleep(0)
                 await asyncio.sleep(self._interval)
         finally:
             channel.flusher = None
             if not channel.viewers and self._channels.get(poll_id) is channel:
                 del self._channels[poll_id]
 
-    def _deliver(self, channel: PollChannel, snapshot: Snapshot) -> None:
+    async def _deliver(self, channel: PollChannel, snapshot: Snapshot) -> None:
         previous = channel.snapshot
         if previous is not None and snapshot.seq < previous.seq:
             return
         channel.snapshot = snapshot
         poll_changed = previous is None or previous.poll_version != snapshot.poll_version
-        for viewer in channel.viewers:
+        for i, viewer in enumerate(list(channel.viewers), 1):
             self._deliver_to(viewer, snapshot, poll_changed=poll_changed)
+            if i % BATCH == 0:
+                # Let requests (a vote's response among them) run between batches.
+                await asyncio.sleep(0)
 
     @staticmethod
     def _deliver_to(viewer: Viewer, snapshot: Snapshot, *, poll_changed: bool) -> None:

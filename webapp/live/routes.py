@@ -8,18 +8,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from quart import Blueprint, current_app, websocket
 
 from webapp.accounts import Account, account_for_token
 from webapp.errors import NotFound, Unauthorized
+from webapp.live.frames import FrameSink
 from webapp.live.hub import CLOSE, Format, Hub
 from webapp.pages.session import session_account
 from webapp.polls import poll_row
 
 blueprint = Blueprint("live", __name__)
+
+# Where webapp/hypercorn_patches.py puts a connection's FrameSink in the ASGI scope.
+FRAMES_EXTENSION = "livepolls.frames"
 
 MAX_INCOMING = 1024
 CLOSE_NOT_FOUND = 4404
@@ -68,11 +72,17 @@ async def _read_until_too_big() -> None:
 
 
 async def _send_updates(hub: Hub, poll_id: int, user_id: int | None, fmt: Format) -> None:
-    async for kind, message in hub.subscribe(poll_id, user_id, fmt):
+    # Under our Hypercorn runner: prebuilt frames straight to the socket (webapp/live/frames.py).
+    extensions: dict[str, Any] = websocket.scope.get("extensions") or {}
+    sink = cast(FrameSink | None, extensions.get(FRAMES_EXTENSION))
+    async for kind, message in hub.subscribe(poll_id, user_id, fmt, sink):
         if kind == CLOSE:
             await websocket.close(int(message))
             return
-        await websocket.send(str(message))
+        if sink is not None:
+            await sink.send(str(message))
+        else:
+            await websocket.send(str(message))
 
 
 @blueprint.websocket("/api/v1/polls/<id:poll_id>/live")

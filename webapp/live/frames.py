@@ -1,0 +1,107 @@
+"""WebSocket frames built once per message and written straight to each viewer's socket.
+
+Every viewer of a poll receives the same messages, so the frame (and, for clients that
+negotiated permessage-deflate, its compressed form) is built once and the same bytes are
+written to every socket: no per-viewer trip through Quart, the ASGI send, Hypercorn's stream
+and wsproto's framing and compressor.
+
+Compressed frames are compressed without context (a fresh compressor per message), which
+every client decompressor accepts whatever its window holds (RFC 7692: a message need not
+refer to earlier ones). So the server keeps no zlib state per connection, and its data frames
+never go through wsproto's per-connection compressor: mixing the two would leave the client's
+window out of step with wsproto's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import zlib
+from collections import OrderedDict
+from typing import Any
+
+from wsproto.connection import ConnectionState
+from wsproto.extensions import PerMessageDeflate
+
+# How much unsent data a viewer's socket may hold before its updates wait for it to drain
+# (and, being latest-only, are replaced by newer ones meanwhile).
+HIGH_WATER = 64 * 1024
+_CACHED_FRAMES = 256
+_DEFLATE_TRAILER = b"\x00\x00\xff\xff"
+
+_frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+
+
+def _header(first_byte: int, length: int) -> bytes:
+    if length < 126:
+        return bytes((first_byte, length))
+    if length < 1 << 16:
+        return struct.pack("!BBH", first_byte, 126, length)
+    return struct.pack("!BBQ", first_byte, 127, length)
+
+
+def build(message: str, wbits: int = 0) -> bytes:
+    """An unmasked server text frame; compressed with a window of 2**wbits when wbits > 0."""
+    payload = message.encode()
+    if not wbits:
+        return _header(0x81, len(payload)) + payload  # FIN, text
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -wbits)
+    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    data = data.removesuffix(_DEFLATE_TRAILER)
+    return _header(0xC1, len(data)) + data  # FIN, RSV1 (compressed), text
+
+
+def frame(message: str, wbits: int = 0) -> bytes:
+    """`build`, cached: one build per message, however many viewers it goes to."""
+    key = (message, wbits)
+    cached = _frames.get(key)
+    if cached is None:
+        cached = _frames[key] = build(message, wbits)
+        if len(_frames) > _CACHED_FRAMES:
+            _frames.popitem(last=False)
+    return cached
+
+
+def _deflate_bits(connection: Any) -> int:
+    """The compression window to use on this connection: 0 for none."""
+    for extension in getattr(getattr(connection, "_proto", None), "extensions", ()):
+        if isinstance(extension, PerMessageDeflate) and extension.enabled():
+            bits = int(extension.server_max_window_bits)
+            # zlib cannot make raw deflate with a 256-byte window: send those uncompressed.
+            return min(bits, 15) if bits >= 9 else 0
+    return 0
+
+
+class FrameSink:
+    """Writes prebuilt frames to one Hypercorn WebSocket connection's transport."""
+
+    __slots__ = ("_stream", "_writer", "_transport", "wbits")
+
+    def __init__(self, stream: Any, writer: asyncio.StreamWriter) -> None:
+        self._stream = stream
+        self._writer = writer
+        self._transport = writer.transport
+        self.wbits = _deflate_bits(stream.connection)
+
+    def _open(self) -> bool:
+        return (
+            not self._stream.closed
+            and self._stream.connection.state == ConnectionState.OPEN
+            and not self._transport.is_closing()
+        )
+
+    def try_send(self, message: str) -> bool:
+        """Write the message now if the socket keeps up; False: the caller queues it."""
+        if self._transport.get_write_buffer_size() > HIGH_WATER or not self._open():
+            return False
+        self._transport.write(frame(message, self.wbits))
+        return True
+
+    async def send(self, message: str) -> None:
+        """Write the message (at once, before any await), then wait for the socket to drain."""
+        if not self._open():
+            return
+        self._transport.write(frame(message, self.wbits))
+        with contextlib.suppress(ConnectionError):
+            await self._writer.drain()
