@@ -19,6 +19,7 @@ import signal
 import socket
 import struct
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,10 +255,16 @@ class RawWebSocket:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = b""
+        self.rsv1: list[bool] = []  # per frame read: the "compressed" bit
+        self.response = ""
 
     @classmethod
     async def open(
-        cls, server: Server, poll_id: int, receive_buffer: int | None = None
+        cls,
+        server: Server,
+        poll_id: int,
+        receive_buffer: int | None = None,
+        extensions: str | None = None,
     ) -> RawWebSocket:
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -271,7 +278,9 @@ class RawWebSocket:
                 f"GET /api/v1/polls/{poll_id}/live HTTP/1.1\r\n"
                 f"Host: {HOST}:{server.port}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                + (f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else "")
+                + "\r\n"
             )
             await asyncio.wait_for(loop.sock_sendall(sock, request.encode()), 5)
             client = cls(sock)
@@ -279,6 +288,7 @@ class RawWebSocket:
                 assert await client._fill(5), f"closed during the handshake: {client.buffer!r}"
             response, _, client.buffer = client.buffer.partition(b"\r\n\r\n")
             assert response.startswith(b"HTTP/1.1 101"), response
+            client.response = response.decode()
         except BaseException:
             sock.close()
             raise
@@ -308,6 +318,7 @@ class RawWebSocket:
                     length, start = struct.unpack("!Q", self.buffer[2:10])[0], 10
                 if len(self.buffer) >= start + length:
                     payload = self.buffer[start : start + length]
+                    self.rsv1.append(bool(self.buffer[0] & 0x40))
                     self.buffer = self.buffer[start + length :]
                     return opcode, payload
             if not await self._fill(max(0.0, deadline - time.monotonic())):
@@ -335,11 +346,58 @@ class RawWebSocket:
             ) from None
         raise AssertionError("the server ended the connection without a close frame")
 
+    async def next_text(self, within: float = MESSAGE_TIMEOUT) -> tuple[bool, bytes]:
+        """The next text frame: (compressed, payload)."""
+        deadline = time.monotonic() + within
+        while (frame := await self._frame(deadline)) is not None:
+            opcode, payload = frame
+            if opcode == TEXT:
+                return self.rsv1[-1], payload
+        raise AssertionError("the server ended the connection")
+
     def close(self) -> None:
         self.sock.close()
 
 
 # --- 1. updates after every change ----------------------------------------------------------
+
+
+async def test_compressed_updates_each_inflate_on_their_own_and_plain_ones_match(
+    server: Server, api: Api
+) -> None:
+    """With permessage-deflate the server compresses each message without context (built
+    once for every viewer, no zlib state kept per connection): each must inflate with a
+    fresh decompressor and equal what a client without compression receives."""
+    owner, voter = await api.users(2)
+    poll = await api.poll(owner)
+    offer = "permessage-deflate; client_max_window_bits"
+    deflated = await RawWebSocket.open(server, poll["id"], extensions=offer)
+    plain = await RawWebSocket.open(server, poll["id"])
+    try:
+        assert "permessage-deflate" in deflated.response.lower()
+        received: list[tuple[dict, dict]] = []
+        for option in (None, 0, 1, 2):
+            if option is not None:
+                await api.vote(voter, poll, option)
+            while True:  # skip viewer counts
+                compressed, payload = await deflated.next_text()
+                assert compressed, "the client offered compression: data frames use it"
+                inflated = zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff")
+                message = json.loads(inflated)
+                if message["type"] == "results":
+                    break
+            while True:
+                compressed, payload = await plain.next_text()
+                assert not compressed
+                plain_message = json.loads(payload)
+                if plain_message["type"] == "results":
+                    break
+            received.append((message, plain_message))
+    finally:
+        deflated.close()
+        plain.close()
+    assert [a == b for a, b in received] == [True] * 4
+    assert [counts(a) for a, _ in received] == [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
 
 
 async def test_snapshot_then_an_update_after_vote_change_and_withdrawal(
