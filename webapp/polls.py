@@ -130,21 +130,26 @@ async def _new_join_code() -> str:
             return code
 
 
+# Plain SQL, as for POLL_ROW_SQL: every read of a poll runs these.
+OPTIONS_SQL = (
+    'SELECT id, text, "position", votes, poll FROM poll_option'
+    ' WHERE poll IN ({}) ORDER BY poll, "position"'
+)
+NAMES_SQL = "SELECT id, name FROM app_user WHERE id IN ({})"
+
+
+def _marks(values: list[Any]) -> str:
+    """Placeholders for an IN list (Piccolo turns each {} into $n or ?)."""
+    return ", ".join("{}" for _ in values)
+
+
 async def _views(rows: list[dict[str, Any]], viewer_id: int | None) -> list[PollView]:
     if not rows:
         return []
     ids = [row["id"] for row in rows]
-    option_rows = (
-        await PollOption.select(
-            PollOption.id, PollOption.text, PollOption.position, PollOption.votes, PollOption.poll
-        )
-        .where(PollOption.poll.is_in(ids))
-        .order_by(PollOption.poll)
-        .order_by(PollOption.position)
-    )
-    users = await User.select(User.id, User.name).where(
-        User.id.is_in(list({row["creator"] for row in rows}))
-    )
+    option_rows = await PollOption.raw(OPTIONS_SQL.format(_marks(ids)), *ids)
+    creators = list({row["creator"] for row in rows})
+    users = await User.raw(NAMES_SQL.format(_marks(creators)), *creators)
     names = {user["id"]: user["name"] for user in users}
     check = [row["id"] for row in rows if needs_vote_check(row, viewer_id)]
     voted = await voted_in(viewer_id, check) if viewer_id is not None else set()
