@@ -334,10 +334,10 @@ async def test_while_something_is_queued_newer_messages_queue_behind_it(
     source.version = "v2"  # a poll edit: "poll" is queued, then "results" must not overtake it
     source.seq = 1
     hub.changed(1, 1)
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(INTERVAL * 2)
     sink.open_ = True
-    first = await pending
-    second = await anext(stream)
+    first = await asyncio.wait_for(pending, 1)
+    second = await asyncio.wait_for(anext(stream), 1)
     assert (first, second) == (("poll", "poll:v2"), ("results", "results:1"))
     assert "results:1" not in sink.sent
     await stream.aclose()

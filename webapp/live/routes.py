@@ -108,20 +108,34 @@ async def poll_live(poll_id: int) -> None:
         await websocket.close(CLOSE_SERVER_ERROR, "server error")
         return
     hub: Hub = current_app.extensions["live"].hub
-    tasks = [
-        asyncio.create_task(_send_updates(hub, poll_id, account.id if account else None, fmt)),
-        asyncio.create_task(_read_until_too_big()),
-    ]
+    user_id = account.id if account else None
+    # This task sends the updates; one more reads whatever the client sends. (Two tasks per
+    # viewer rather than three: with thousands of viewers each task's memory adds up.)
+    reader = asyncio.create_task(_read_until_too_big())
+    this = asyncio.current_task()
+    assert this is not None
+
+    def stop_sending(_: asyncio.Task[None]) -> None:
+        this.cancel()
+
+    reader.add_done_callback(stop_sending)
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        failed = [task.exception() for task in done if not task.cancelled() and task.exception()]
-        if failed:
-            log.error("live stream of poll %s failed", poll_id, exc_info=failed[0])
-            # 1011, not 1000: the client should reconnect rather than take it as the end.
-            await websocket.close(CLOSE_SERVER_ERROR, "server error")
+        await _send_updates(hub, poll_id, user_id, fmt)
+    except asyncio.CancelledError:
+        # Cancelled by stop_sending alone: the client went away or broke the rules; carry on
+        # below. Any other cancellation (the server's) goes on up.
+        if not reader.done() or this.cancelling() > 1:
+            raise
+        this.uncancel()
+    except Exception:
+        log.exception("live stream of poll %s failed", poll_id)
+        # 1011, not 1000: the client should reconnect rather than take it as the end.
+        await websocket.close(CLOSE_SERVER_ERROR, "server error")
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        reader.remove_done_callback(stop_sending)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+    if reader.done() and not reader.cancelled() and reader.exception() is not None:
+        log.error("live stream of poll %s failed", poll_id, exc_info=reader.exception())
+        await websocket.close(CLOSE_SERVER_ERROR, "server error")
