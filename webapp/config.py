@@ -80,6 +80,7 @@ class Settings:
     password_concurrency: int = 2
     token_ttl_days: int = 30
     live_interval_ms: int = 75
+    ping_interval_s: int = 15
     cookie_secure: bool = False
     listen_database_url: str = ""
     proxy_hops: int = 0
@@ -102,6 +103,7 @@ class Settings:
             password_concurrency=_int(env, "LIVEPOLLS_ARGON2_CONCURRENCY", os.cpu_count() or 2),
             token_ttl_days=_int(env, "LIVEPOLLS_TOKEN_TTL_DAYS", 30),
             live_interval_ms=_int(env, "LIVEPOLLS_LIVE_INTERVAL_MS", 75),
+            ping_interval_s=_int(env, "LIVEPOLLS_PING_INTERVAL_S", 15),
             cookie_secure=_flag(env, "LIVEPOLLS_COOKIE_SECURE", production),
             listen_database_url=env.get("LIVEPOLLS_LISTEN_DATABASE_URL", "").strip(),
             proxy_hops=_int(env, "LIVEPOLLS_PROXY_HOPS", 0),

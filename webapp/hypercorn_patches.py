@@ -1,23 +1,21 @@
-"""Two fixes to Hypercorn 0.18's WebSocket stream, applied when our server starts.
+"""A fix to Hypercorn 0.18's WebSocket stream and one addition, applied when our server starts.
 
-1. The ping loop sleeps its whole interval between checks, which holds every WebSocket
-   connection (and so the worker's exit) open for up to that long after close. Ours wakes
-   at shutdown.
-2. The message size limit counts characters for text, and after refusing a message with 1009
-   Hypercorn stops reading that batch of frames, so the client's close reply may never be
-   handled and the connection stays open. Ours counts bytes, drops the refused message and
-   keeps reading until the closing handshake completes.
+The fix: the message size limit counts characters for text, and after refusing a message with
+1009 Hypercorn stops reading that batch of frames, so the client's close reply may never be
+handled and the connection stays open. Ours counts bytes, drops the refused message and keeps
+reading until the closing handshake completes.
 
-And one addition: once a WebSocket is accepted, the app finds a `FrameSink` for it in
+The addition: once a WebSocket is accepted, the app finds a `FrameSink` for it in
 `scope["extensions"]["livepolls.frames"]`, to write prebuilt frames straight to the socket
-(webapp/live/frames.py). Where the connection's writer cannot be found (HTTP/2), it is absent
-and the app sends through ASGI as usual.
+(webapp/live/frames.py), and pings it from one task per process (`Pinger`), so our server
+turns Hypercorn's own per-connection ping task off. Where the connection's writer cannot be
+found (HTTP/2, which our server does not offer), the extension is absent and the app sends
+through ASGI as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from hypercorn.protocol.events import StreamClosed
@@ -28,15 +26,6 @@ from wsproto.frame_protocol import CloseReason
 
 from webapp.live.frames import FrameSink
 from webapp.live.routes import FRAMES_EXTENSION
-
-
-async def _send_pings(self: WSStream) -> None:
-    while not self.closed and not self.context.terminated.is_set():
-        await self._send_wsproto_event(Ping())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                self.context.terminated.wait(), self.config.websocket_ping_interval
-            )
 
 
 def _size(event: Message) -> int:
@@ -90,6 +79,5 @@ async def _accept(self: WSStream, message: Any) -> None:
 
 
 def apply() -> None:
-    WSStream._send_pings = _send_pings  # type: ignore[method-assign]
     WSStream._handle_events = _handle_events  # type: ignore[method-assign]
     WSStream._accept = _accept  # type: ignore[method-assign]

@@ -7,7 +7,7 @@ evenly instead of letting whichever worker wakes first accept a whole burst.
 Hypercorn waits for open connections before it runs the app's shutdown (and on Python 3.12+
 `Server.wait_closed` waits for every one of them), so each worker closes its WebSockets with
 1012 as soon as SIGTERM or SIGINT arrives, and only then lets Hypercorn stop. Each worker
-also applies our two fixes to Hypercorn's WebSocket stream (webapp/hypercorn_patches.py).
+also applies our fix and addition to Hypercorn's WebSocket stream (webapp/hypercorn_patches.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from webapp import hypercorn_patches
 from webapp.live.routes import MAX_INCOMING
 
 CLOSE_RESTART = 1012
-PING_INTERVAL = 15.0
 # A peer that leaves sent data (our pings) unacknowledged this long is dropped by the kernel.
 USER_TIMEOUT_MS = 30_000
 
@@ -46,7 +45,9 @@ async def _settle_garbage_collector() -> None:
 def make_config(host: str, port: int) -> Config:
     config = Config()
     config.bind = [f"{host}:{port}"]
-    config.websocket_ping_interval = PING_INTERVAL
+    # Our app pings every live WebSocket from one task per process (webapp/live/frames.py),
+    # instead of Hypercorn's task per connection.
+    config.websocket_ping_interval = None
     config.websocket_max_message_size = MAX_INCOMING
     config.graceful_timeout = 5.0
     config.errorlog = "-"

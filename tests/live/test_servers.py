@@ -234,7 +234,7 @@ def counts(message: Message) -> list[int]:
     return [option["votes"] for option in message["options"]]
 
 
-TEXT, BINARY, CONTINUATION, CLOSE = 0x1, 0x2, 0x0, 0x8
+TEXT, BINARY, CONTINUATION, CLOSE, PING = 0x1, 0x2, 0x0, 0x8, 0x9
 
 
 def client_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
@@ -626,6 +626,33 @@ async def test_a_burst_of_votes_gives_few_updates_and_exact_final_counts(
         assert len(messages) < 100, "no coalescing at all"
         last = messages[-1]
         assert (counts(last), last["total_votes"], last["voters"]) == ([50, 50, 0], 100, 100)
+
+
+# --- keep-alive pings ------------------------------------------------------------------------
+
+
+async def test_every_live_socket_is_pinged_each_interval() -> None:
+    async with (
+        running_server({"LIVEPOLLS_PING_INTERVAL_S": "1"}) as server,
+        api_for(server) as api,
+    ):
+        owner = await api.user()
+        poll = await api.poll(owner)
+        clients = [await RawWebSocket.open(server, poll["id"]) for _ in range(3)]
+        try:
+            started = time.monotonic()
+            pinged_at = []
+            for client in clients:
+                deadline = started + 5
+                while (frame := await client._frame(deadline)) is not None:
+                    if frame[0] == PING:
+                        pinged_at.append(time.monotonic() - started)
+                        break
+        finally:
+            for client in clients:
+                client.close()
+    assert len(pinged_at) == 3, "every viewer gets a ping"
+    assert max(pinged_at) < 2.5, pinged_at
 
 
 # --- 7. graceful shutdown ------------------------------------------------------------------

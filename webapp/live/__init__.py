@@ -11,6 +11,7 @@ from webapp import events
 from webapp.config import Settings
 from webapp.db import is_postgres_url
 from webapp.live.feed import PostgresFeed
+from webapp.live.frames import Pinger
 from webapp.live.hub import Hub
 from webapp.live.snapshots import SnapshotBuilder
 
@@ -22,6 +23,7 @@ class Live:
         interval = settings.live_interval_ms / 1000
         builder = SnapshotBuilder(templates)
         self.hub = Hub(builder.load, builder, interval)
+        self.pinger = Pinger(settings.ping_interval_s)
         self.feed = (
             PostgresFeed(settings.listen_database_url or settings.database_url, self.hub, interval)
             if is_postgres_url(settings.database_url)
@@ -44,6 +46,7 @@ class Live:
 
     async def stop(self) -> None:
         await self.hub.close_all(1001)
+        await self.pinger.stop()
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.feed is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
+import weakref
 import zlib
 from collections import OrderedDict
 from typing import Any
@@ -73,10 +74,13 @@ def _deflate_bits(connection: Any) -> int:
     return 0
 
 
+PING = b"\x89\x00"  # FIN, ping, no payload
+
+
 class FrameSink:
     """Writes prebuilt frames to one Hypercorn WebSocket connection's transport."""
 
-    __slots__ = ("_stream", "_writer", "_transport", "wbits")
+    __slots__ = ("_stream", "_writer", "_transport", "wbits", "__weakref__")
 
     def __init__(self, stream: Any, writer: asyncio.StreamWriter) -> None:
         self._stream = stream
@@ -98,6 +102,11 @@ class FrameSink:
         self._transport.write(frame(message, self.wbits))
         return True
 
+    def ping(self) -> None:
+        """A keep-alive ping; the client's pong needs no answer. Skipped while data waits."""
+        if self._transport.get_write_buffer_size() == 0 and self._open():
+            self._transport.write(PING)
+
     async def send(self, message: str) -> None:
         """Write the message (at once, before any await), then wait for the socket to drain."""
         if not self._open():
@@ -105,3 +114,40 @@ class FrameSink:
         self._transport.write(frame(message, self.wbits))
         with contextlib.suppress(ConnectionError):
             await self._writer.drain()
+
+
+class Pinger:
+    """Pings every open WebSocket of the process from one task, every `interval` seconds.
+
+    (Hypercorn's own pings take a task per connection: with thousands of viewers that task
+    costs more memory than anything else the connection holds. TCP keepalive and
+    TCP_USER_TIMEOUT, set by webapp/server.py, then drop peers that stopped answering.)
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._sinks: weakref.WeakSet[FrameSink] = weakref.WeakSet()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, sink: FrameSink) -> None:
+        self._sinks.add(sink)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    def discard(self, sink: FrameSink) -> None:
+        self._sinks.discard(sink)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            for i, sink in enumerate(list(self._sinks), 1):
+                sink.ping()
+                if i % 1000 == 0:
+                    await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

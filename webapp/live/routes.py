@@ -15,7 +15,7 @@ from quart import Blueprint, current_app, websocket
 
 from webapp.accounts import Account, account_for_token
 from webapp.errors import NotFound, Unauthorized
-from webapp.live.frames import FrameSink
+from webapp.live.frames import FrameSink, Pinger
 from webapp.live.hub import CLOSE, Format, Hub
 from webapp.pages.session import session_account
 from webapp.polls import poll_row
@@ -75,14 +75,21 @@ async def _send_updates(hub: Hub, poll_id: int, user_id: int | None, fmt: Format
     # Under our Hypercorn runner: prebuilt frames straight to the socket (webapp/live/frames.py).
     extensions: dict[str, Any] = websocket.scope.get("extensions") or {}
     sink = cast(FrameSink | None, extensions.get(FRAMES_EXTENSION))
-    async for kind, message in hub.subscribe(poll_id, user_id, fmt, sink):
-        if kind == CLOSE:
-            await websocket.close(int(message))
-            return
+    pinger: Pinger = current_app.extensions["live"].pinger
+    if sink is not None:
+        pinger.add(sink)
+    try:
+        async for kind, message in hub.subscribe(poll_id, user_id, fmt, sink):
+            if kind == CLOSE:
+                await websocket.close(int(message))
+                return
+            if sink is not None:
+                await sink.send(str(message))
+            else:
+                await websocket.send(str(message))
+    finally:
         if sink is not None:
-            await sink.send(str(message))
-        else:
-            await websocket.send(str(message))
+            pinger.discard(sink)
 
 
 @blueprint.websocket("/api/v1/polls/<id:poll_id>/live")
