@@ -269,11 +269,11 @@ def versions(seeded: seed.Seeded) -> dict[str, str]:
 
 
 def wrk(
-    script: str, url: str, seconds: int, connections: int, args: list[str], keep_alive: bool = False
+    script: str, url: str, seconds: int, connections: int, args: list[str], keep_alive: bool = True
 ) -> dict:
-    """One wrk run (1 thread). Without keep_alive every request comes on a new connection, as
-    from a new client; that also spreads the load over the workers, where a burst of
-    keep-alive connections can all be accepted by one worker (see docs/benchmarks.md)."""
+    """One wrk run (1 thread). With keep_alive each connection carries request after request,
+    as from a reverse proxy's upstream pool or a client that reuses its connection; without,
+    every request comes on a new connection, as from a new client."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
     if not keep_alive:
         command += ["-H", "Connection: close"]
@@ -300,6 +300,7 @@ def ingest_case(
     plan: Plan,
     polls: list[seed.Poll],
     profile_to: Path | None = None,
+    keep_alive: bool = True,
 ) -> dict:
     profiler = Profiler(server.worker_pids()[0], profile_to) if profile_to is not None else None
     cpu = CpuMeter(server)
@@ -309,6 +310,7 @@ def ingest_case(
         plan.ingest_seconds,
         plan.ingest_connections,
         [seeded.token_prefix, str(seeded.users), "1", poll_spec(polls)],
+        keep_alive,
     )
     result["cpu"] = cpu.stop()
     if profiler is not None:
@@ -321,6 +323,7 @@ def ingest_case(
     stored = counts.vote_rows
     result.update(
         polls=len(polls),
+        keep_alive=keep_alive,
         votes_per_second=result["s201"] / (result["duration_us"] / 1e6),
         in_flight=in_flight,
         stored=stored,
@@ -407,11 +410,13 @@ def ingest_phase(
                 # Warm up: fill the connection pools and the code paths with a short read run.
                 wrk("reads.lua", srv.base + path, 2, plan.ingest_connections, [])
                 if not stored:
-                    # With 2 workers, also once over keep-alive connections, to show how they
-                    # spread over the workers.
-                    for keep_alive in (False, True) if count > 1 else (False,):
+                    for keep_alive in (True, False):
                         results["reads"].append(reads_case(srv, plan, path, keep_alive))
-                for name, polls in ((f"{plan.many_polls} polls", many), ("1 poll", one)):
+                cases = [(f"{plan.many_polls} polls", many, True), ("1 poll", one, True)]
+                if not stored:  # for reference: every vote from a new client connection
+                    fresh = seed.create_polls(seeded, plan.many_polls, f"ingest-new {label}")
+                    cases.append((f"{plan.many_polls} polls, new connections", fresh, False))
+                for name, polls, keep_alive in cases:
                     prof = None
                     if profile and (kind, count, stored, polls is many) == (
                         "hypercorn",
@@ -421,7 +426,7 @@ def ingest_phase(
                     ):
                         prof = logs / "profile-ingest.txt"
                     vote_table = seed.vote_table_size(seeded)
-                    case = ingest_case(srv, seeded, plan, polls, prof)
+                    case = ingest_case(srv, seeded, plan, polls, prof, keep_alive)
                     case.update(
                         server=kind,
                         workers=count,
