@@ -1,8 +1,9 @@
 """Fan-out across processes: PostgreSQL NOTIFY after commit, one LISTEN connection per process.
 
-A notice carries only "poll_id:seq" (seq empty when the poll was deleted); every process then
-reloads the poll itself. NOTIFY serialises commits database-wide, so each process sends at most
-one per poll per interval: the first at once, then one trailing notice for the rest.
+A notice carries only "poll_id:seq" pairs, comma-separated (seq empty when the poll was
+deleted); every process then reloads those polls itself. NOTIFY serialises commits
+database-wide, so each process sends at most one notice per interval, whatever the number of
+polls changing: the first at once, then one for everything that changed meanwhile.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Coroutine
-from typing import Any
 
 import asyncpg
 
@@ -24,16 +23,44 @@ log = logging.getLogger(__name__)
 CHANNEL = "livepolls"
 
 
-def encode(poll_id: int, seq: int | None) -> str:
-    return f"{poll_id}:{'' if seq is None else seq}"
+# PostgreSQL's limit is 8,000 bytes per payload; longer batches go as several notices.
+MAX_PAYLOAD = 7_900
 
 
-def decode(payload: str) -> tuple[int, int | None] | None:
-    poll_id, _, seq = payload.partition(":")
-    try:
-        return int(poll_id), int(seq) if seq else None
-    except ValueError:
+def encode(changes: dict[int, int | None]) -> list[str]:
+    """Payloads for these changes, each under MAX_PAYLOAD."""
+    payloads: list[str] = []
+    current: list[str] = []
+    size = 0
+    for poll_id, seq in changes.items():
+        item = f"{poll_id}:{'' if seq is None else seq}"
+        if current and size + len(item) + 1 > MAX_PAYLOAD:
+            payloads.append(",".join(current))
+            current, size = [], 0
+        current.append(item)
+        size += len(item) + 1
+    if current:
+        payloads.append(",".join(current))
+    return payloads
+
+
+def decode(payload: str) -> list[tuple[int, int | None]]:
+    """The (poll_id, seq) pairs of a payload; malformed items are skipped."""
+    changes: list[tuple[int, int | None]] = []
+    for item in payload.split(","):
+        poll_id, _, seq = item.partition(":")
+        try:
+            changes.append((int(poll_id), int(seq) if seq else None))
+        except ValueError:
+            continue
+    return changes
+
+
+def _merge(waiting: int | None, seq: int | None, known: bool) -> int | None:
+    """A deletion (None) wins; otherwise the newest seq."""
+    if seq is None or (known and waiting is None):
         return None
+    return seq if waiting is None else max(waiting, seq)
 
 
 class PostgresFeed:
@@ -50,9 +77,9 @@ class PostgresFeed:
         self._interval = interval
         self._check_every = check_every
         self._check_timeout = check_timeout
-        # poll id -> the newest seq waiting for the cool-down to end (None: nothing waiting).
-        self._cooling: dict[int, int | None] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        # poll id -> its newest seq (None: deleted), waiting for the next notice.
+        self._waiting: dict[int, int | None] = {}
+        self._sender: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
 
@@ -62,54 +89,40 @@ class PostgresFeed:
             await asyncio.wait_for(self.connected.wait(), 5)
 
     async def stop(self) -> None:
-        for task in [self._listener, *self._tasks]:
+        for task in [self._listener, self._sender]:
             if task is not None:
                 task.cancel()
-        for task in [self._listener, *self._tasks]:
+        for task in [self._listener, self._sender]:
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
     def announce(self, poll_id: int, seq: int | None) -> None:
-        """Tell the other processes about a committed change, coalesced per poll."""
-        if seq is None:
-            self._spawn(self._notify(poll_id, None))
-            return
-        if poll_id in self._cooling:
-            waiting = self._cooling[poll_id]
-            self._cooling[poll_id] = seq if waiting is None else max(waiting, seq)
-            return
-        self._cooling[poll_id] = None
-        self._spawn(self._notify_then_cool(poll_id, seq))
+        """Tell the other processes about a committed change, batched per interval."""
+        known = poll_id in self._waiting
+        self._waiting[poll_id] = _merge(self._waiting.get(poll_id), seq, known)
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send())
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _notify_then_cool(self, poll_id: int, seq: int) -> None:
+    async def _send(self) -> None:
         try:
-            while True:
-                await self._notify(poll_id, seq)
+            while self._waiting:
+                changes, self._waiting = self._waiting, {}
+                for payload in encode(changes):
+                    await self._notify(payload)
                 await asyncio.sleep(self._interval)
-                waiting = self._cooling.get(poll_id)
-                if waiting is None:
-                    return
-                seq = waiting
-                self._cooling[poll_id] = None
         finally:
-            self._cooling.pop(poll_id, None)
+            self._sender = None
 
-    async def _notify(self, poll_id: int, seq: int | None) -> None:
+    async def _notify(self, payload: str) -> None:
         try:
-            await Poll.raw("SELECT pg_notify({}, {})", CHANNEL, encode(poll_id, seq))
+            await Poll.raw("SELECT pg_notify({}, {})", CHANNEL, payload)
         except Exception:
-            log.exception("NOTIFY for poll %s failed", poll_id)
+            log.exception("NOTIFY failed: %s", payload[:80])
 
     def _on_notice(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        decoded = decode(payload)
-        if decoded is not None:
-            self._hub.changed(*decoded)
+        for poll_id, seq in decode(payload):
+            self._hub.changed(poll_id, seq)
 
     async def _listen_forever(self) -> None:
         backoff = 0.1
