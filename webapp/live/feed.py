@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Mapping
 
 import asyncpg
 
@@ -27,7 +28,7 @@ CHANNEL = "livepolls"
 MAX_PAYLOAD = 7_900
 
 
-def encode(changes: dict[int, int | None]) -> list[str]:
+def encode(changes: Mapping[int, int | None]) -> list[str]:
     """Payloads for these changes, each under MAX_PAYLOAD."""
     payloads: list[str] = []
     current: list[str] = []
