@@ -46,6 +46,16 @@ INSERT_SQL = (
 DELETE_SQL = 'DELETE FROM vote WHERE "user" = {} AND "option" = {}'
 COUNT_SQL = "UPDATE poll_option SET votes = votes + {} WHERE id = {}"
 FINISH_SQL = "UPDATE poll SET seq = seq + 1, voters = voters + {} WHERE id = {} RETURNING seq"
+# The same three writes of a new vote (INSERT_SQL, COUNT_SQL +1, FINISH_SQL) in one round trip,
+# on PostgreSQL (SQLite has no data-modifying WITH): the poll's lock is held for fewer round
+# trips, and votes on one poll queue behind it for less time.
+ADD_VOTE_PG_SQL = (
+    "WITH added AS ("
+    ' INSERT INTO vote ("user", "option", poll, single_choice, created_at)'
+    " VALUES ({}, {}, {}, {}, {})"
+    "), counted AS (UPDATE poll_option SET votes = votes + 1 WHERE id = {})"
+    " UPDATE poll SET seq = seq + 1, voters = voters + {} WHERE id = {} RETURNING seq"
+)
 
 
 @dataclass
@@ -90,6 +100,18 @@ async def _remove(user_id: int, option_ids: Iterable[int]) -> None:
         await PollOption.raw(COUNT_SQL, -1, option_id)
 
 
+async def _add(user_id: int, option_id: int, poll_id: int, single: bool, voters: int) -> int:
+    """Store the vote, count it, bump the poll's seq (and voters); return the new seq."""
+    now = datetime.now(UTC)
+    if is_postgres():
+        values = (user_id, option_id, poll_id, single, now, option_id, voters, poll_id)
+        rows = await Poll.raw(ADD_VOTE_PG_SQL, *values)
+        return int(rows[0]["seq"])
+    await Vote.raw(INSERT_SQL, user_id, option_id, poll_id, single, now)
+    await PollOption.raw(COUNT_SQL, 1, option_id)
+    return await _finish(poll_id, voters)
+
+
 async def _finish(poll_id: int, voters_delta: int) -> int:
     """Bump the poll's seq (and voters); return the new seq."""
     rows = await Poll.raw(FINISH_SQL, voters_delta, poll_id)
@@ -120,11 +142,8 @@ async def cast_vote(
             return _voter_results(poll, locked.counts, user_id), False
         replaced = [] if poll["allows_multiple"] else mine
         await _remove(user_id, replaced)
-        single = not poll["allows_multiple"]
-        await Vote.raw(INSERT_SQL, user_id, option_id, poll_id, single, datetime.now(UTC))
-        await PollOption.raw(COUNT_SQL, 1, option_id)
         voters = 0 if mine else 1
-        seq = await _finish(poll_id, voters)
+        seq = await _add(user_id, option_id, poll_id, not poll["allows_multiple"], voters)
         counts = counted(locked.counts, added=option_id, removed=replaced, voters=voters)
         assert counts.seq == seq, "the poll's lock keeps its counts ours until commit"
     events.poll_changed(poll_id, seq)
