@@ -245,7 +245,13 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
                 f"{empty['votes_per_second']:.0f} votes/s, lost {empty['lost']}, extra "
                 f"{empty['extra']}"
             )
-        rows.append((f">= 1,500 votes/s with 2 workers, zero lost ({case})", text, _status(ok)))
+        rows.append(
+            (
+                f">= 1,500 votes/s with 2 workers, zero lost ({case}, keep-alive)",
+                text,
+                _status(ok),
+            )
+        )
         ok, text = None, "not measured"
         if empty is not None and stored is not None:
             ratio = stored["votes_per_second"] / max(1e-9, empty["votes_per_second"])
@@ -263,10 +269,10 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
             )
         )
 
-    reads = _reads(results, "hypercorn", 2)
+    reads = _reads(results, "hypercorn", 2, keep_alive=True)
     rows.append(
         (
-            ">= 3,000 req/s reads with 2 workers (GET /api/v1/polls/{id})",
+            ">= 3,000 req/s reads with 2 workers (GET /api/v1/polls/{id}, keep-alive)",
             f"{reads['per_second']:.0f} req/s" if reads else "not measured",
             _status(reads["per_second"] >= 3000 if reads else None),
         )
@@ -445,10 +451,11 @@ def ratio_rows(results: dict) -> list[list[Any]]:
         label += ", 200k stored" if r["stored_votes"] else ""
         add(label, r["votes_per_second"], u["votes_per_second"] if u else None, "/s")
     for r in results["reads"]:
-        if r["server"] == "hypercorn" and not r.get("keep_alive"):
-            u = _reads(results, "uvicorn", r["workers"])
+        if r["server"] == "hypercorn":
+            keep = bool(r.get("keep_alive"))
+            u = _reads(results, "uvicorn", r["workers"], keep)
             add(
-                f"reads, {r['workers']} worker(s)",
+                f"reads, {r['workers']} worker(s), {'keep-alive' if keep else 'new connections'}",
                 r["per_second"],
                 u["per_second"] if u else None,
                 "/s",
@@ -575,49 +582,40 @@ def _profile_section(results: dict) -> str:
 READING = """\
 What the code does on these paths, which the profiles above weigh:
 
-- **A vote** (`POST /api/v1/polls/{id}/votes`) looks up the token, then runs a transaction
-  in which every statement is its own round trip through Piccolo and asyncpg (lock the poll
-  row with `SELECT ... FOR UPDATE`, check the option, read the voter's votes, insert the
-  vote, bump the option's count, bump the poll's `seq` and `voters`, read the tally back,
-  commit), then a `pg_notify`. The poll's row lock is held across all of those round trips,
-  so votes on one poll are serialised: the one-poll rate is bounded by one transaction's
-  duration, whatever the worker count. Piccolo builds every query's SQL anew
-  (`Select.default_querystrings`, `QueryString.bundle`, `ForeignKey.__getattribute__`).
-- **Each time Piccolo hands a pooled connection back** (after every statement outside a
-  transaction, and after each transaction), asyncpg's pool resets it with
-  `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;`, one more round trip
-  (see *Round trips per request* below).
-- **Every JSON response** goes through quart-schema's `model_dump`, which for a plain
-  dataclass (`Results`, `PollView`) constructs a new pydantic `TypeAdapter` per response,
-  generating the type's core schema every time (`GenerateSchema`,
-  `collect_dataclass_fields`, `_eval_type`).
-- **A live update** is built once per poll (one snapshot, shared strings), but then sent
-  one viewer at a time: each viewer's task wakes, and each message goes through Quart's
-  websocket object, the ASGI send, the server's WebSocket stream and framing, and one
-  `transport.write`, one system call per viewer per message. The per-viewer cost, not the
-  snapshot, grows with the audience; permessage-deflate adds a zlib compression per viewer
-  per message and a compressor kept per connection.
-- **A viewer joining** costs a database query (`poll_row`) on the worker's pool of 10
-  connections and, for every join, a `viewers` count message to every viewer of the poll on
-  that process (coalesced to one per 75 ms). While the audience is large those count updates
-  keep the event loop busy, each pooled query waits behind them, and joins slow down:
-  N viewers joining cost O(N²) messages.
-- **A shutdown after the ingest cases that is not clean** (see *Shutdown*): when this harness
-  was built, the cause under Hypercorn (checked in `pg_stat_activity`; Uvicorn's shutdowns
-  after the same cases hung too, not investigated further) was a vote cut off by its client.
-  The server then cancels the request's task, and Piccolo's `PostgresTransaction` sends
-  `BEGIN` in `__aenter__`, and `COMMIT` then the release in `__aexit__`: a cancellation
-  that lands during `BEGIN` or `COMMIT` skips the release. The pooled connection stays
-  checked out for good (`idle in transaction` after `BEGIN`, or `idle` after `COMMIT`, in
-  `pg_stat_activity`), the worker's pool shrinks by one, and at shutdown asyncpg's
-  `pool.close()` waits for it forever, so the worker does not exit on SIGTERM.
-- **Garbage collection stalls** (measured separately while building this harness: Hypercorn,
-  1 worker, 3,000 viewers, 15 votes, `py-spy record --native`): 23% of the worker's samples
-  were inside CPython's cyclic garbage collector (`gc_collect_main`), and one of the 15 votes
-  took 668 ms to reach the last viewer against about 150 ms for the others. The occasional
-  outliers of about a second at 5,000 and 10,000 viewers in the fan-out table (and the rare
-  slow vote HTTP responses beside them) fit that pattern: a collection over the objects of
-  thousands of connections stops the worker's event loop while it runs.
+- **A vote** (`POST /api/v1/polls/{id}/votes`) looks up the token (one statement), then runs
+  a transaction: lock the poll's row (`SELECT ... FOR UPDATE`, PostgreSQL only: SQLite's
+  IMMEDIATE transaction holds the write lock), read the poll, its counts and the voter's
+  choices in one statement, then store the vote, count it and bump the poll's `seq` in one
+  statement (a data-modifying `WITH` on PostgreSQL; three statements on SQLite), commit. The
+  response's counts are computed from what was read under the lock, not read again. The hot
+  statements are plain SQL (`Table.raw`, the same text on both databases): built with
+  Piccolo's query builder they cost more CPU than the database spent on them. The poll's
+  lock is held across the round trips between the lock and the commit, so votes on one poll
+  are serialised: the one-poll rate is bounded by that time, whatever the worker count.
+- **Other processes hear of changes** through one `pg_notify` per interval per process,
+  carrying every poll that changed, sent after the commit by a background task: never per
+  vote, and never on the response's path.
+- **Every JSON response** goes through quart-schema's `model_dump`; one pydantic
+  `TypeAdapter` per type is kept (`webapp/api/adapters.py`), where quart-schema 0.25 built
+  one per response.
+- **A live update** is built once per poll and change (one snapshot, shared strings), and,
+  under Hypercorn with our runner, written as one prebuilt WebSocket frame (for clients that
+  negotiated permessage-deflate, one frame compressed without context) straight to each
+  viewer's socket by the hub: one `transport.write` per viewer, no task woken, no trip
+  through Quart, the ASGI send, Hypercorn's stream or wsproto. A viewer whose socket holds
+  more than 64 KiB unsent gets the newest message through its own task once the socket
+  drains. The hub yields to the event loop every 500 viewers, so a vote's response is not
+  held behind a whole fan-out. Under Uvicorn the app sends through ASGI, one task per viewer.
+- **A viewer** costs two tasks of ours (the handler, which sends what the hub could not
+  write at once, and a reader) besides the server's own; keep-alive pings go out from one
+  task per process, not one per connection; with permessage-deflate no compressor is kept
+  per connection.
+- **Workers**: each worker runs on uvloop and listens on its own `SO_REUSEPORT` socket, so
+  the kernel spreads connections, keep-alive ones included, over the workers.
+- **Garbage collection**: after start-up `gc.freeze()` moves every object then alive out of
+  the collector's sight, and the thresholds are raised (`gc.set_threshold(20_000, 20, 50)`):
+  a full collection over the objects of thousands of connections, which stalled the event
+  loop for hundreds of milliseconds while this harness was built, becomes rare.
 """
 
 
@@ -625,17 +623,13 @@ def _statements_section(results: dict) -> str:
     found = results.get("statements")
     if not isinstance(found, dict):
         return f"Not measured ({found}).\n"
-    reset = "SELECT pg_advisory_unlock_all()"
-    rows = [
-        [case, len(calls), sum(1 for c in calls if c.startswith(reset))]
-        for case, calls in found.items()
-    ]
+    rows = [[case, len(calls)] for case, calls in found.items()]
     vote = found.get("vote, nobody watching", [])
     listing = "\n".join(f"{i}. `{c}`" for i, c in enumerate(vote, 1))
     return (
         "`bench/statements.py` runs the app in-process against the benchmark database and "
         "counts the statements asyncpg sends (each one a round trip to PostgreSQL):\n\n"
-        + _md(["request", "round trips", "of which pool resets"], rows)
+        + _md(["request", "round trips"], rows)
         + "\n\nA vote, in order:\n\n"
         + listing
         + "\n"
@@ -653,11 +647,22 @@ def _keep_alive_note(results: dict) -> str:
     ]
     if uneven:
         names = ", ".join(f"{r['server']}" for r in uneven)
-        return f" In this run that happened with: {names}."
+        return f" In this run one worker took nearly all of them with: {names}."
+    return " In this run they spread over both workers with every server."
+
+
+def _quiet_note(machine: dict) -> str:
+    if machine["load_start"][0] < 0.5:
+        return (
+            "- The machine was otherwise idle when the run started (load average below 0.5). "
+            "Server, PostgreSQL and load generators share its 2 cores: every client here "
+            "costs the server CPU."
+        )
     return (
-        " In this run the keep-alive connections happened to spread over both workers; in "
-        "the smoke runs made while building the harness (16 connections) they all landed on "
-        "one worker every time with Hypercorn (CPU 0.99 / 0.00)."
+        "- **The machine may have been busy** (load average at start "
+        f"{machine['load_start'][0]:.2f}): figures can be lower and noisier than on a quiet "
+        "machine. Server, PostgreSQL and load generators also share the 2 cores: every client "
+        "here costs the server CPU."
     )
 
 
@@ -682,11 +687,11 @@ def _limits(results: dict) -> str:
                 f"vote. 1,500 votes/s on 2 cores leaves about 1.3 ms of CPU per vote, for "
                 "everything."
             )
-        reads = _reads(results, server, 2)
+        reads = _reads(results, server, 2, keep_alive=True)
         if reads and reads.get("cpu") and reads["per_second"]:
             cpu, rate = reads["cpu"], reads["per_second"]
             out.append(
-                f"- **Reads ({server}, 2 workers)**: {rate:.0f} req/s, "
+                f"- **Reads ({server}, 2 workers, keep-alive)**: {rate:.0f} req/s, "
                 f"{1000 * cpu['server'] / rate:.1f} ms of server CPU and "
                 f"{1000 * cpu['postgres'] / rate:.1f} ms of PostgreSQL CPU per `GET`; 3,000 "
                 "req/s on 2 cores leaves about 0.6 ms."
@@ -720,9 +725,9 @@ def _limits(results: dict) -> str:
             joins.append(f"{combo['workers']} worker(s): {steps}")
     if joins:
         out.append(
-            "- **Joins (hypercorn, no compression)**: connections opened per second fall as the "
-            f"audience grows ({'; '.join(joins)}), because every join sends a viewer count to "
-            "every viewer of the poll on that worker (see *Where the time goes*)."
+            "- **Joins (hypercorn, no compression)**: connections opened per second, from the "
+            f"previous step to the next ({'; '.join(joins)}). Viewer counts go out at most "
+            "once a second, so a crowd joining does not cost a message per join to everyone."
         )
     return "\n".join(out) or "Not measured."
 
@@ -757,16 +762,15 @@ def render(results: dict) -> str:
         f"- Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Linux "
         f"{m['kernel']}; load average at start {', '.join(f'{x:.2f}' for x in m['load_start'])}, "
         f"at end {', '.join(f'{x:.2f}' for x in m.get('load_end', ()))}",
-        "- **The machine may have been busy**: other engineers' test suites were running on "
-        "the same 2 cores (and the same PostgreSQL server) during this run, so figures can be "
-        "lower and noisier than on a quiet machine. Server, PostgreSQL and load generators "
-        "also share the 2 cores: every client here costs the server CPU.",
+        _quiet_note(m),
         "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
         "- Servers: `python -m webapp.cli serve --workers N` (Hypercorn, the app's own "
-        "command) with `DATABASE_URL` and `SECRET_KEY` set, `LIVEPOLLS_ENV` unset, every other "
-        "setting at its default (pool of 10 connections per worker, live interval 75 ms); "
-        "the reference is `uvicorn webapp.asgi:app --loop uvloop --http httptools --ws "
-        "websockets-sansio --workers N` on the same database.",
+        "command: uvloop, a `SO_REUSEPORT` listening socket per worker, live frames written "
+        "straight to the sockets) with `DATABASE_URL` and `SECRET_KEY` set, `LIVEPOLLS_ENV` "
+        "unset, every other setting at its default (pool of 10 connections per worker, live "
+        "interval 75 ms); the reference is `uvicorn webapp.asgi:app --loop uvloop --http "
+        "httptools --ws websockets-sansio --workers N` on the same database (there the app "
+        "sends live updates through ASGI, one task per viewer).",
         "- *CPU cores* columns: CPU seconds per second of the case, from /proc: the server's "
         "processes (and each worker), every PostgreSQL process, and the rest of the machine "
         "(the load generators and anything else running). 2.00 is the whole machine.",
@@ -792,8 +796,11 @@ def render(results: dict) -> str:
         "",
         f"wrk (1 thread, {plan['ingest_connections']} connections, {plan['ingest_seconds']} s "
         "per case, after a 2 s warm-up) POSTs votes with `bench/ingest.lua`: every request is a "
-        "new (user, poll) pair, so each 201 is one new vote, and comes on a new connection "
-        "(`Connection: close`), as from a new client; users rotate through "
+        "new (user, poll) pair, so each 201 is one new vote; each connection carries request "
+        "after request (keep-alive), as from a reverse proxy's upstream pool or a client that "
+        'reuses its connection, except in the "new connections" case, where every vote '
+        "comes on a new connection (`Connection: close`), as from a new client, for reference; "
+        "users rotate through "
         f'{plan["users"]:,} seeded accounts and tokens. "1 poll" puts every vote on one poll; '
         f'"{plan["many_polls"]} polls" spreads them round-robin. After each case the harness '
         "counts the vote rows and the running counts (`poll_option.votes`, `poll.voters`) of "
@@ -804,9 +811,9 @@ def render(results: dict) -> str:
         f"the second set of rows runs with {results.get('stored_votes', 0):,} votes stored in "
         f"{plan['stored_polls']} other polls. Latency is wrk's (closed loop, "
         f"{plan['ingest_connections']} requests outstanding). The two sets ran a few minutes "
-        "apart, each on freshly started servers; on this shared machine the same case varied by "
-        "up to about 25% between runs, so only a larger drop than that would show a slowdown "
-        "with stored votes.",
+        "apart, each on freshly started servers; while this harness was built the same case "
+        "varied by up to about 25% between runs on a busy machine and about 10% on a quiet "
+        "one, so only a larger drop than that would show a slowdown with stored votes.",
         "",
         _md(
             [
@@ -831,13 +838,13 @@ def render(results: dict) -> str:
         "## Reads",
         "",
         f"wrk (1 thread, {plan['reads_connections']} connections, {plan['reads_seconds']} s), "
-        "`GET /api/v1/polls/{id}` anonymously, on the servers of the ingest cases, each request "
-        "on a new connection (`Connection: close`) as from a new client. With 2 workers the "
-        "same is done once more over keep-alive connections: wrk opens them all at once, and "
-        "the CPU column shows which workers took them. Both workers accept from one shared "
-        "listening socket, and the first to wake accepts every connection waiting, so a "
-        "burst of keep-alive connections (a load generator's, or a reverse proxy's upstream "
-        "pool) can all land on one worker and leave the other idle." + _keep_alive_note(results),
+        "`GET /api/v1/polls/{id}` anonymously, on the servers of the ingest cases, over "
+        "keep-alive connections, then again with every request on a new connection "
+        "(`Connection: close`). wrk opens its keep-alive connections all at once, and the CPU "
+        "column shows which workers took them: with one shared listening socket the first "
+        "worker to wake could accept the whole burst and leave the other idle; our server "
+        "gives each worker its own `SO_REUSEPORT` socket, so the kernel spreads them."
+        + _keep_alive_note(results),
         "",
         _md(
             ["server", "workers", "connections", "req/s", "p50 ms", "p99 ms", "errors", CPU_HEAD],
@@ -862,12 +869,11 @@ def render(results: dict) -> str:
         "divided by the viewers. *deflate*: the clients offer permessage-deflate as browsers "
         "do (the server accepts it); *none*: they do not.",
         "",
-        "Opening thousands of connections to one poll is slow (see *Where the time goes*), so "
-        "each combination has a time budget for opening connections "
+        "Each combination has a time budget for opening connections "
         f"({_budgets(plan)}); "
         'a step that ran out of it is measured with the viewers reached ("N of M"), and the '
-        "larger steps are skipped. The uvicorn combinations and those with compression stop at "
-        "smaller steps to keep the whole run near 20 minutes.",
+        "larger steps are skipped. Some uvicorn combinations and those with compression on one "
+        "worker stop at smaller steps to keep the whole run near 20 minutes.",
         "",
         _md(
             [

@@ -131,7 +131,7 @@ async def cast_vote(
 
     In a single-choice poll a vote for another option replaces the earlier one.
     """
-    async with write_transaction():
+    async with write_transaction(queue=(Poll, poll_id)):
         locked = await _lock_open_poll(poll_id, user_id)
         poll, mine = locked.poll, locked.mine
         if is_guest and not poll["allows_guests"]:
@@ -153,7 +153,7 @@ async def cast_vote(
 @shielded
 async def withdraw_votes(user_id: int, poll_id: int, option_id: int | None = None) -> None:
     """Withdraw one choice (option_id) or all of the user's choices in the poll."""
-    async with write_transaction():
+    async with write_transaction(queue=(Poll, poll_id)):
         locked = await _lock_open_poll(poll_id, user_id)
         if option_id is not None and not locked.has_option(option_id):
             raise _not_this_polls()
