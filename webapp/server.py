@@ -1,8 +1,8 @@
 """Hypercorn, one or several worker processes, with a shutdown that closes live sockets first.
 
-Each worker runs on uvloop where it is installed, and with several workers each one listens
-on its own SO_REUSEPORT socket, so the kernel spreads connections (keep-alive ones included)
-evenly instead of letting whichever worker wakes first accept a whole burst.
+Each worker runs on uvloop where it is installed, and with several workers on Linux each one
+listens on its own SO_REUSEPORT socket, so the kernel spreads connections (keep-alive ones
+included) evenly instead of letting whichever worker wakes first accept a whole burst.
 
 Hypercorn waits for open connections before it runs the app's shutdown (and on Python 3.12+
 `Server.wait_closed` waits for every one of them), so each worker closes its WebSockets with
@@ -17,6 +17,7 @@ import gc
 import multiprocessing
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from multiprocessing.synchronize import Event as ProcessEvent
 
@@ -138,14 +139,20 @@ def serve(host: str, port: int, workers: int = 1) -> None:
         _tune(sockets)
         _worker(config, sockets)
         return
-    config.workers = workers  # Hypercorn then binds with SO_REUSEPORT
-    reserved = _reserve_port(config)
+    reserved: socket.socket | None = None
+    shared: Sockets | None = None
+    if sys.platform == "linux":  # the kernel balances SO_REUSEPORT listeners only on Linux
+        config.workers = workers  # Hypercorn then binds with SO_REUSEPORT
+        reserved = _reserve_port(config)
+    else:  # elsewhere the workers share one listening socket
+        shared = config.create_sockets()
+        _tune(shared)
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     # Children inherit "ignore SIGINT": Ctrl-C reaches the parent, which tells them to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     processes = [
-        context.Process(target=_worker, kwargs={"config": config, "sockets": None, "stop": stop})
+        context.Process(target=_worker, kwargs={"config": config, "sockets": shared, "stop": stop})
         for _ in range(workers)
     ]
     for process in processes:
@@ -154,4 +161,5 @@ def serve(host: str, port: int, workers: int = 1) -> None:
         signal.signal(signum, lambda *_: stop.set())
     for process in processes:
         process.join()
-    reserved.close()
+    if reserved is not None:
+        reserved.close()

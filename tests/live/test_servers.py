@@ -770,7 +770,7 @@ if DB_KIND == "postgres":
             owner, *voters = await api.users(31)
             poll = await api.poll(owner)
             async with contextlib.AsyncExitStack() as stack:
-                # The workers share the listening socket: the kernel spreads connections.
+                # Each worker has its own listening socket: the kernel spreads connections.
                 viewers = [
                     await stack.enter_async_context(watch(server, poll["id"])) for _ in range(8)
                 ]
@@ -787,6 +787,30 @@ if DB_KIND == "postgres":
 
         assert all(code in (1012, 1001) for code, _ in closes), closes
         assert status == 0, f"exit status {status} (None: still running 5s after SIGTERM)"
+
+    async def test_two_workers_each_take_a_share_of_the_connections() -> None:
+        """Each worker listens on its own SO_REUSEPORT socket, so a burst of connections
+        spreads over both. Viewer counts are per process: a viewer on a worker holding n
+        viewers sees n, so summing 1/n over all viewers counts the workers that took some."""
+        async with running_server(workers=2) as server, api_for(server) as api:
+            owner = await api.user()
+            poll = await api.poll(owner)
+            async with contextlib.AsyncExitStack() as stack:
+                viewers = [
+                    await stack.enter_async_context(watch(server, poll["id"])) for _ in range(24)
+                ]
+                await asyncio.sleep(1.5)  # counts go out at most once a second
+
+                async def last_count(ws: ClientConnection) -> int:
+                    count = 0
+                    with contextlib.suppress(TimeoutError):
+                        while True:
+                            count = (await next_of(ws, "viewers", 0.3))["count"]
+                    return count
+
+                final = await asyncio.gather(*(last_count(ws) for ws in viewers))
+        assert all(final), final
+        assert round(sum(1 / count for count in final), 6) == 2, sorted(final)
 
     async def test_viewers_catch_up_after_the_listen_connections_are_killed() -> None:
         """B is frozen (SIGSTOP) while the listeners die and A takes votes, so B surely misses

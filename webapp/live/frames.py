@@ -75,6 +75,7 @@ def _deflate_bits(connection: Any) -> int:
 
 
 PING = b"\x89\x00"  # FIN, ping, no payload
+PING_TICK = 0.1  # seconds between two slices of the pings
 
 
 class FrameSink:
@@ -117,7 +118,7 @@ class FrameSink:
 
 
 class Pinger:
-    """Pings every open WebSocket of the process from one task, every `interval` seconds.
+    """Pings every open WebSocket of the process from one task, each every `interval` seconds.
 
     (Hypercorn's own pings take a task per connection: with thousands of viewers that task
     costs more memory than anything else the connection holds. TCP keepalive and
@@ -138,12 +139,16 @@ class Pinger:
         self._sinks.discard(sink)
 
     async def _run(self) -> None:
+        # Spread over the interval, a slice every PING_TICK: pinging thousands of sockets at
+        # once would bring their pongs back at once, a burst of work that delays whatever
+        # update is going out at the time.
+        slices = max(1, round(self.interval / PING_TICK))
         while True:
-            await asyncio.sleep(self.interval)
-            for i, sink in enumerate(list(self._sinks), 1):
-                sink.ping()
-                if i % 1000 == 0:
-                    await asyncio.sleep(0)
+            sinks = list(self._sinks)
+            for i in range(slices):
+                for sink in sinks[i::slices]:
+                    sink.ping()
+                await asyncio.sleep(self.interval / slices)
 
     async def stop(self) -> None:
         if self._task is not None:
