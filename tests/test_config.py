@@ -50,6 +50,13 @@ def test_a_malformed_number_is_a_clear_configuration_error() -> None:
         Settings.from_env({"SECRET_KEY": "k", "LIVEPOLLS_PORT": "eighty"})
 
 
+def test_a_negative_ping_interval_is_refused_and_zero_is_accepted() -> None:
+    with pytest.raises(ConfigError, match="LIVEPOLLS_PING_INTERVAL_S"):
+        Settings.from_env({"SECRET_KEY": "k", "LIVEPOLLS_PING_INTERVAL_S": "-1"})
+    settings = Settings.from_env({"SECRET_KEY": "k", "LIVEPOLLS_PING_INTERVAL_S": "0"})
+    assert settings.ping_interval_s == 0
+
+
 def test_serve_refuses_several_workers_on_sqlite(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

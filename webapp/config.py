@@ -24,6 +24,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _non_negative(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -103,7 +110,7 @@ class Settings:
             password_concurrency=_int(env, "LIVEPOLLS_ARGON2_CONCURRENCY", os.cpu_count() or 2),
             token_ttl_days=_int(env, "LIVEPOLLS_TOKEN_TTL_DAYS", 30),
             live_interval_ms=_int(env, "LIVEPOLLS_LIVE_INTERVAL_MS", 75),
-            ping_interval_s=_int(env, "LIVEPOLLS_PING_INTERVAL_S", 15),
+            ping_interval_s=_non_negative(env, "LIVEPOLLS_PING_INTERVAL_S", 15),
             cookie_secure=_flag(env, "LIVEPOLLS_COOKIE_SECURE", production),
             listen_database_url=env.get("LIVEPOLLS_LISTEN_DATABASE_URL", "").strip(),
             proxy_hops=_int(env, "LIVEPOLLS_PROXY_HOPS", 0),

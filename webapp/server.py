@@ -20,6 +20,7 @@ import socket
 import sys
 from collections.abc import Callable
 from multiprocessing.synchronize import Event as ProcessEvent
+from typing import Any, Literal
 
 from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
@@ -55,6 +56,36 @@ def make_config(host: str, port: int) -> Config:
     return config
 
 
+class _Shared:
+    """Survives `deepcopy` as itself."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Shared:
+        return self
+
+
+class ProxyFix(ProxyFixMiddleware):
+    """Hypercorn's ProxyFixMiddleware, except that the scope's `extensions` stay the server's
+    own objects: it deep-copies the scope, which would cut the app off from what the server
+    adds there after the app started (the live route's FrameSink, webapp/hypercorn_patches)."""
+
+    def __init__(self, app: Any, mode: Literal["legacy", "modern"], trusted_hops: int) -> None:
+        super().__init__(self._restore, mode=mode, trusted_hops=trusted_hops)
+        self._inner = app
+
+    async def __call__(self, scope: Any, receive: Callable, send: Callable) -> None:
+        if isinstance(scope.get("extensions"), dict):
+            scope = {**scope, "extensions": _Shared(scope["extensions"])}
+        await super().__call__(scope, receive, send)
+
+    async def _restore(self, scope: Any, receive: Callable, send: Callable) -> None:
+        if isinstance(scope.get("extensions"), _Shared):
+            scope["extensions"] = scope["extensions"].value
+        await self._inner(scope, receive, send)
+
+
 def _tune(sockets: Sockets) -> None:
     """Options that accepted connections inherit: keepalive and a bound on unacked data."""
     for sock in sockets.insecure_sockets:
@@ -76,7 +107,7 @@ async def _serve(config: Config, sockets: Sockets, parent_says_stop: ProcessEven
     app.before_serving(_settle_garbage_collector)  # after the app's own start-up hooks
     hops = app.extensions["settings"].proxy_hops
     # Behind a reverse proxy, trust its X-Forwarded-* headers (scheme and host of join links).
-    served = ProxyFixMiddleware(app, mode="legacy", trusted_hops=hops) if hops else app
+    served = ProxyFix(app, mode="legacy", trusted_hops=hops) if hops else app
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -125,10 +156,17 @@ def _worker(config: Config, sockets: Sockets | None, stop: ProcessEvent | None =
 
 def _reserve_port(config: Config) -> socket.socket:
     """Bind (never listen) a SO_REUSEPORT socket: it holds the port, learns it when 0 was
-    asked for, and takes no connections; each worker then listens on a socket of its own."""
-    (reserved,) = config.create_sockets().insecure_sockets
-    host, port = reserved.getsockname()[:2]
+    asked for, and takes no connections; each worker then listens on a socket of its own.
+
+    A plain socket is bound first: SO_REUSEPORT alone would let a second server started on
+    a port already in use share it silently instead of failing with "address in use"."""
+    config.workers = 1  # a socket without SO_REUSEPORT
+    (probe,) = config.create_sockets().insecure_sockets
+    host, port = probe.getsockname()[:2]
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    probe.close()
+    config.workers = 2  # Hypercorn binds with SO_REUSEPORT from here on
+    (reserved,) = config.create_sockets().insecure_sockets
     return reserved
 
 
@@ -142,8 +180,8 @@ def serve(host: str, port: int, workers: int = 1) -> None:
     reserved: socket.socket | None = None
     shared: Sockets | None = None
     if sys.platform == "linux":  # the kernel balances SO_REUSEPORT listeners only on Linux
-        config.workers = workers  # Hypercorn then binds with SO_REUSEPORT
         reserved = _reserve_port(config)
+        config.workers = workers
     else:  # elsewhere the workers share one listening socket
         shared = config.create_sockets()
         _tune(shared)

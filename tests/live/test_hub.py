@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
@@ -283,7 +284,7 @@ async def watch_with_sink(
     return received, task
 
 
-async def test_a_sink_that_keeps_up_takes_every_message_and_nothing_is_queued(
+async def test_after_the_first_snapshot_a_sink_that_keeps_up_takes_every_message(
     hub: Hub, source: Source
 ) -> None:
     sink = FakeSink()
@@ -292,10 +293,46 @@ async def test_a_sink_that_keeps_up_takes_every_message_and_nothing_is_queued(
     source.seq = 1
     hub.changed(1, 1)
     await asyncio.sleep(INTERVAL)
-    assert [m for m in sink.sent if m.startswith("results")] == ["results:0", "results:1"]
+    # The first snapshot goes through the viewer's task (so it is surely the first message);
+    # everything after it straight to the socket.
+    assert received == [("results", "results:0")]
+    assert [m for m in sink.sent if m.startswith("results")] == ["results:1"]
     assert "1" in sink.sent  # the viewer count went the same way
-    assert received == []  # the viewer's task never woke
     await stop(task)
+
+
+async def test_a_new_viewers_first_message_is_its_results_even_while_its_load_is_slow(
+    source: Source,
+) -> None:
+    """A signed-in viewer the snapshot has not checked waits for a load of its own; the
+    viewer count that goes out meanwhile must not reach it before its results."""
+
+    async def slow_load(poll_id: int, user_ids: frozenset[int]) -> Snapshot | None:
+        await asyncio.sleep(INTERVAL * 3)
+        snapshot = await source.load(poll_id, user_ids)
+        assert snapshot is not None
+        return dataclasses.replace(snapshot, checked=frozenset())  # covers nobody signed in
+
+    hub = Hub(slow_load, PlainMessages(), INTERVAL, viewers_interval=INTERVAL)
+
+    def watch_into(sink: FakeSink, user_id: int | None) -> asyncio.Task:
+        async def send_queued() -> None:  # what the route does with queued messages
+            async for _, message in hub.subscribe(1, user_id, "json", sink):
+                sink.sent.append(str(message))
+
+        return asyncio.create_task(send_queued())
+
+    first, second = FakeSink(), FakeSink()
+    tasks = [watch_into(first, None)]
+    async with asyncio.timeout(2):
+        while "1" not in first.sent:  # noqa: ASYNC110 (the first count: the flusher runs)
+            await asyncio.sleep(0.001)
+    tasks.append(watch_into(second, 7))
+    await asyncio.sleep(INTERVAL * 5)
+    assert second.sent[0] == "results:0", second.sent
+    assert "2" in second.sent  # the count did go out meanwhile, after the results
+    for task in tasks:
+        await stop(task)
 
 
 async def test_what_a_full_sink_refuses_goes_through_the_viewers_queue(
@@ -310,8 +347,8 @@ async def test_what_a_full_sink_refuses_goes_through_the_viewers_queue(
         hub.changed(1, seq)
         await asyncio.sleep(INTERVAL * 1.5)
     # The viewer's task got them instead (it sends each and waits for the socket to drain).
-    assert results(received) == ["results:1", "results:2", "results:3"]
-    assert [m for m in sink.sent if m.startswith("results")] == ["results:0"]
+    assert results(received) == ["results:0", "results:1", "results:2", "results:3"]
+    assert not [m for m in sink.sent if m.startswith("results")]
     sink.open_ = True
     source.seq = 4
     hub.changed(1, 4)
@@ -327,9 +364,10 @@ async def test_while_something_is_queued_newer_messages_queue_behind_it(
 ) -> None:
     sink = FakeSink()
     stream = hub.subscribe(1, None, "json", sink)
+    assert await asyncio.wait_for(anext(stream), 1) == ("results", "results:0")
     pending = asyncio.ensure_future(anext(stream))
-    await asyncio.sleep(0.01)
-    assert sink.sent[0] == "results:0"
+    await asyncio.sleep(INTERVAL * 2)  # the viewer count goes straight to the socket
+    assert sink.sent == ["1"]
     sink.open_ = False
     source.version = "v2"  # a poll edit: "poll" is queued, then "results" must not overtake it
     source.seq = 1
@@ -348,4 +386,5 @@ async def test_close_never_goes_to_the_sink(hub: Hub, source: Source) -> None:
     received, task = await watch_with_sink(hub, sink)
     await hub.close_all(1012)
     await asyncio.wait_for(task, 1)
-    assert received == [("close", 1012)]
+    assert received[-1] == ("close", 1012)
+    assert all(isinstance(message, str) for message in sink.sent)

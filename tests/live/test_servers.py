@@ -18,6 +18,7 @@ import secrets
 import signal
 import socket
 import struct
+import sys
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -32,7 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import DB_KIND, DB_URL
-from tests.live.servers import HOST, Server, running_server, running_servers
+from tests.live.servers import HOST, Server, running_server, running_servers, server_env
 
 PASSWORD = "correct horse"
 INTERVAL = 0.075  # the default LIVEPOLLS_LIVE_INTERVAL_MS
@@ -655,6 +656,31 @@ async def test_every_live_socket_is_pinged_each_interval() -> None:
     assert max(pinged_at) < 2.5, pinged_at
 
 
+async def test_behind_a_trusted_proxy_live_sockets_still_get_direct_frames_and_pings() -> None:
+    """LIVEPOLLS_PROXY_HOPS wraps the app in a proxy-headers middleware that copies the ASGI
+    scope; the socket's frame writer, which the server adds to the scope later, must still
+    reach the app (else no pings, and no direct frames)."""
+    env = {"LIVEPOLLS_PROXY_HOPS": "1", "LIVEPOLLS_PING_INTERVAL_S": "1"}
+    async with running_server(env) as server, api_for(server) as api:
+        owner, voter = await api.users(2)
+        poll = await api.poll(owner)
+        client = await RawWebSocket.open(server, poll["id"])
+        try:
+            pinged = False
+            deadline = time.monotonic() + 3
+            while not pinged and (frame := await client._frame(deadline)) is not None:
+                pinged = frame[0] == PING
+            await api.vote(voter, poll, 1)
+            while True:
+                _, payload = await client.next_text()
+                message = json.loads(payload)
+                if message["type"] == "results" and message["total_votes"] == 1:
+                    break
+        finally:
+            client.close()
+    assert pinged
+
+
 # --- 7. graceful shutdown ------------------------------------------------------------------
 
 
@@ -811,6 +837,26 @@ if DB_KIND == "postgres":
                 final = await asyncio.gather(*(last_count(ws) for ws in viewers))
         assert all(final), final
         assert round(sum(1 / count for count in final), 6) == 2, sorted(final)
+
+    async def test_a_second_server_on_a_port_in_use_fails_instead_of_sharing_it() -> None:
+        """Per-worker SO_REUSEPORT sockets must not let another server join the port."""
+        async with running_server(workers=2) as server:
+            second = await asyncio.create_subprocess_exec(
+                *[sys.executable, "-m", "webapp.cli", "serve", "--host", HOST],
+                *["--port", str(server.port), "--workers", "2"],
+                env=server_env(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            try:
+                output, _ = await asyncio.wait_for(second.communicate(), 30)
+            except TimeoutError:
+                second.kill()
+                await second.wait()
+                raise AssertionError("the second server kept running on a port in use") from None
+        assert second.returncode != 0
+        assert b"in use" in output, output[-500:]
 
     async def test_viewers_catch_up_after_the_listen_connections_are_killed() -> None:
         """B is frozen (SIGSTOP) while the listeners die and A takes votes, so B surely misses

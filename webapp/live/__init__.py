@@ -38,6 +38,7 @@ class Live:
 
     async def start(self) -> None:
         self._unsubscribe = events.subscribe(self._on_change)
+        self.pinger.start()
         if self.feed is not None:
             await self.feed.start()
 

@@ -61,6 +61,8 @@ def frame(message: str, wbits: int = 0) -> bytes:
         cached = _frames[key] = build(message, wbits)
         if len(_frames) > _CACHED_FRAMES:
             _frames.popitem(last=False)
+    else:
+        _frames.move_to_end(key)  # least recently used goes first
     return cached
 
 
@@ -113,7 +115,7 @@ class FrameSink:
         if not self._open():
             return
         self._transport.write(frame(message, self.wbits))
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(OSError):  # reset, or dropped by TCP_USER_TIMEOUT
             await self._writer.drain()
 
 
@@ -130,10 +132,14 @@ class Pinger:
         self._sinks: weakref.WeakSet[FrameSink] = weakref.WeakSet()
         self._task: asyncio.Task[None] | None = None
 
+    def start(self) -> None:
+        """Start pinging (from the app's start-up: the task must not carry a connection's
+        context); an interval of 0 means no pings."""
+        if self._task is None and self.interval > 0:
+            self._task = asyncio.create_task(self._run())
+
     def add(self, sink: FrameSink) -> None:
         self._sinks.add(sink)
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
 
     def discard(self, sink: FrameSink) -> None:
         self._sinks.discard(sink)

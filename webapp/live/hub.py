@@ -81,7 +81,15 @@ class Viewer:
 
     def offer(self, kind: str, message: str | int) -> None:
         sink = self.sink
-        if sink is not None and not self.pending and kind != CLOSE and sink.try_send(str(message)):
+        # Straight to the socket only once the first snapshot went out through the queue, so
+        # a new viewer's first message is always its results.
+        if (
+            sink is not None
+            and self.seq >= 0
+            and not self.pending
+            and kind != CLOSE
+            and sink.try_send(str(message))
+        ):
             return
         self.pending[kind] = message
         self.wake.set()

@@ -121,9 +121,14 @@ async def poll_live(poll_id: int) -> None:
     reader = asyncio.create_task(_read_until_too_big())
     this = asyncio.current_task()
     assert this is not None
+    watching = True  # False once we stop: a callback already scheduled must not cancel us
+    reader_ended = False
 
     def stop_sending(_: asyncio.Task[None]) -> None:
-        this.cancel()
+        nonlocal reader_ended
+        if watching:
+            reader_ended = True
+            this.cancel()
 
     reader.add_done_callback(stop_sending)
     try:
@@ -131,7 +136,7 @@ async def poll_live(poll_id: int) -> None:
     except asyncio.CancelledError:
         # Cancelled by stop_sending alone: the client went away or broke the rules; carry on
         # below. Any other cancellation (the server's) goes on up.
-        if not reader.done() or this.cancelling() > 1:
+        if not reader_ended or this.cancelling() > 1:
             raise
         this.uncancel()
     except Exception:
@@ -139,6 +144,7 @@ async def poll_live(poll_id: int) -> None:
         # 1011, not 1000: the client should reconnect rather than take it as the end.
         await websocket.close(CLOSE_SERVER_ERROR, "server error")
     finally:
+        watching = False
         reader.remove_done_callback(stop_sending)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
