@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from webapp.live.hub import Format, Hub, Messages, Snapshot
+from webapp.live.hub import Format, Hub, Messages, Sink, Snapshot
 
 INTERVAL = 0.05
 
@@ -69,10 +69,11 @@ def hub(source: Source) -> Hub:
 
 
 async def watch(
-    hub: Hub, poll_id: int = 1, user_id: int | None = None
+    hub: Hub, poll_id: int = 1, user_id: int | None = None, sink: Sink | None = None
 ) -> tuple[list[tuple[str, str | int]], asyncio.Task]:
+    """What the viewer's task receives (with a sink: only what the sink did not take)."""
     received: list[tuple[str, str | int]] = []
-    task = asyncio.create_task(collect(hub.subscribe(poll_id, user_id), received))
+    task = asyncio.create_task(collect(hub.subscribe(poll_id, user_id, "json", sink), received))
     await asyncio.sleep(0.01)
     return received, task
 
@@ -275,20 +276,11 @@ class FakeSink:
         return self.open_
 
 
-async def watch_with_sink(
-    hub: Hub, sink: FakeSink, poll_id: int = 1
-) -> tuple[list[tuple[str, str | int]], asyncio.Task]:
-    received: list[tuple[str, str | int]] = []
-    task = asyncio.create_task(collect(hub.subscribe(poll_id, None, "json", sink), received))
-    await asyncio.sleep(0.01)
-    return received, task
-
-
 async def test_after_the_first_snapshot_a_sink_that_keeps_up_takes_every_message(
     hub: Hub, source: Source
 ) -> None:
     sink = FakeSink()
-    received, task = await watch_with_sink(hub, sink)
+    received, task = await watch(hub, sink=sink)
     await asyncio.sleep(INTERVAL * 2)
     source.seq = 1
     hub.changed(1, 1)
@@ -339,7 +331,7 @@ async def test_what_a_full_sink_refuses_goes_through_the_viewers_queue(
     hub: Hub, source: Source
 ) -> None:
     sink = FakeSink()
-    received, task = await watch_with_sink(hub, sink)
+    received, task = await watch(hub, sink=sink)
     await asyncio.sleep(INTERVAL * 2)
     sink.open_ = False  # the socket's buffer is full: updates must wait
     for seq in (1, 2, 3):
@@ -383,7 +375,7 @@ async def test_while_something_is_queued_newer_messages_queue_behind_it(
 
 async def test_close_never_goes_to_the_sink(hub: Hub, source: Source) -> None:
     sink = FakeSink()
-    received, task = await watch_with_sink(hub, sink)
+    received, task = await watch(hub, sink=sink)
     await hub.close_all(1012)
     await asyncio.wait_for(task, 1)
     assert received[-1] == ("close", 1012)
