@@ -90,9 +90,8 @@ POLL_COLUMNS = (
 
 # One poll by id, in plain SQL: every vote, read and live update runs it, and building it with
 # Piccolo's query builder cost more CPU than the database's work.
-POLL_ROW_SQL = (
-    f"SELECT {', '.join(c._meta.db_column_name for c in POLL_COLUMNS)} FROM poll WHERE id = {{}}"
-)
+POLL_NAMES = tuple(column._meta.db_column_name for column in POLL_COLUMNS)
+POLL_ROW_SQL = f"SELECT {', '.join(POLL_NAMES)} FROM poll WHERE id = {{}}"
 
 
 async def load_row(poll_id: int, *, lock: bool = False) -> dict[str, Any] | None:

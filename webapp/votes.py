@@ -20,12 +20,11 @@ from typing import Any
 from webapp import events
 from webapp.db import is_postgres, shielded, write_transaction
 from webapp.errors import Conflict, Forbidden, Invalid, NotFound
-from webapp.polls import POLL_COLUMNS, poll_row
+from webapp.polls import POLL_NAMES, poll_row
 from webapp.results import Results, Tally, counted, present, visible_to
 from webapp.tables import Poll, PollOption, Vote
 
-_POLL_NAMES = [column._meta.db_column_name for column in POLL_COLUMNS]
-_POLL = ", ".join(f"p.{name}" for name in _POLL_NAMES)
+_POLL = ", ".join(f"p.{name}" for name in POLL_NAMES)
 # One row per option: the poll's columns, the option's count, and whether the voter chose it.
 LOCKED_SQL = (
     f"SELECT {_POLL}, o.id AS option_id, o.text AS option_text, o.votes AS option_votes,"
@@ -75,7 +74,7 @@ async def _lock_open_poll(poll_id: int, user_id: int) -> Locked:
     rows = await Poll.raw(LOCKED_SQL, user_id, poll_id)
     if not rows or (not rows[0]["is_published"] and rows[0]["creator"] != user_id):
         raise NotFound("No such poll.")
-    poll = {name: rows[0][name] for name in _POLL_NAMES}
+    poll = {name: rows[0][name] for name in POLL_NAMES}
     if not poll["is_published"]:
         raise Conflict("This poll is a draft: publish it before voting.")
     if poll["closed_at"] is not None:

@@ -108,6 +108,15 @@ class PollChannel:
         return frozenset(v.user_id for v in self.viewers if v.user_id is not None)
 
 
+async def _each(channel: PollChannel, action: Callable[[Viewer], None]) -> None:
+    """Act on every viewer of the channel, yielding to the event loop every BATCH viewers so
+    that requests (a vote's response among them) run between batches."""
+    for i, viewer in enumerate(list(channel.viewers), 1):
+        action(viewer)
+        if i % BATCH == 0:
+            await asyncio.sleep(0)
+
+
 class Hub:
     def __init__(
         self,
@@ -229,11 +238,14 @@ class Hub:
                     channel.viewers_dirty = False
                     channel.viewers_sent_at = now
                     count = len(channel.viewers)
-                    built = {fmt: self._messages.viewers(fmt, count) for fmt in ("json", "html")}
-                    for i, viewer in enumerate(list(channel.viewers), 1):
+                    built: dict[Format, str] = {
+                        fmt: self._messages.viewers(fmt, count) for fmt in ("json", "html")
+                    }
+
+                    def offer_count(viewer: Viewer, built: dict[Format, str] = built) -> None:
                         viewer.offer("viewers", built[viewer.fmt])
-                        if i % BATCH == 0:
-                            await asyncio.sleep(0)
+
+                    await _each(channel, offer_count)
                 await asyncio.sleep(self._interval)
         finally:
             channel.flusher = None
@@ -246,11 +258,7 @@ class Hub:
             return
         channel.snapshot = snapshot
         poll_changed = previous is None or previous.poll_version != snapshot.poll_version
-        for i, viewer in enumerate(list(channel.viewers), 1):
-            self._deliver_to(viewer, snapshot, poll_changed=poll_changed)
-            if i % BATCH == 0:
-                # Let requests (a vote's response among them) run between batches.
-                await asyncio.sleep(0)
+        await _each(channel, lambda v: self._deliver_to(v, snapshot, poll_changed=poll_changed))
 
     @staticmethod
     def _deliver_to(viewer: Viewer, snapshot: Snapshot, *, poll_changed: bool) -> None:
