@@ -23,7 +23,19 @@ from webapp import create_app  # noqa: E402
 from webapp.db import engine  # noqa: E402
 
 CHEAP_HASHING = {"password_time_cost": 1, "password_memory_kib": 8, "password_concurrency": 8}
-TABLES = ["vote", "poll_option", "poll", "auth_token", "app_user"]
+# Tests sign up many users from one address: rate limits only where a test turns them on.
+TEST_SETTINGS = {**CHEAP_HASHING, "rate_limits": False}
+TABLES = [
+    "refusal",
+    "invite_code",
+    "ballot",
+    "vote",
+    "poll_option",
+    "poll",
+    "auth_token",
+    "app_user",
+    "rate_limit",
+]
 
 postgres_only = pytest.mark.skipif(DB_KIND != "postgres", reason="needs PostgreSQL")
 
@@ -59,7 +71,7 @@ async def clean_tables(migrated_database: None) -> None:
 
 @pytest.fixture
 async def app() -> AsyncIterator[Quart]:
-    app = create_app(CHEAP_HASHING)
+    app = create_app(TEST_SETTINGS)
     async with app.test_app():
         yield app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,10 @@ from quart import Quart
 from quart_schema import Info, QuartSchema
 from werkzeug.routing import IntegerConverter
 
-from webapp import db
+from webapp import db, housekeeping, refusals
 from webapp.config import Settings
 from webapp.passwords import Passwords
+from webapp.ratelimits import RateLimits, shared_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,13 +67,26 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     live_results = live.setup(app, settings)
     pages.setup(app, settings)
 
+    app.extensions["limits"] = RateLimits(
+        settings, shared_storage(settings, db.is_postgres_url(settings.database_url))
+    )
+    background: list[asyncio.Task[None]] = []
+
     @app.before_serving
     async def start_services() -> None:
         await db.start(settings.db_pool_size)
         await live_results.start()
+        background.append(asyncio.create_task(refusals.run_flusher()))
+        background.append(
+            asyncio.create_task(housekeeping.run_periodically(settings.guest_prune_after_s))
+        )
 
     @app.after_serving
     async def stop_services() -> None:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        background.clear()
         await live_results.stop()
         await db.stop()
 

@@ -22,6 +22,8 @@ class Account:
     email: str | None
     created_at: datetime
     is_guest: bool = False
+    # The poll whose invite code made this voter (a guest-like user that votes only there).
+    invited_to: int | None = None
 
 
 USER_COLUMNS = (User.id, User.name, User.email, User.created_at, User.is_guest)
@@ -30,7 +32,9 @@ USER_COLUMNS = (User.id, User.name, User.email, User.created_at, User.is_guest)
 # Plain SQL (the same on PostgreSQL and SQLite): every authenticated request runs it, and
 # Piccolo's join through the foreign key cost more CPU than the query itself.
 ACCOUNT_FOR_TOKEN_SQL = (
-    "SELECT t.expires_at, u.id, u.name, u.email, u.created_at, u.is_guest"
+    "SELECT t.expires_at, u.id, u.name, u.email, u.created_at, u.is_guest,"
+    ' CASE WHEN u.is_guest THEN (SELECT i.poll FROM invite_code i WHERE i."user" = u.id)'
+    " END AS invited_to"
     ' FROM auth_token t JOIN app_user u ON u.id = t."user" WHERE t.token_hash = {}'
 )
 
@@ -42,6 +46,7 @@ def _account(row: dict) -> Account:
         email=None if row["is_guest"] else row["email"],
         created_at=row["created_at"],
         is_guest=row["is_guest"],
+        invited_to=row.get("invited_to"),
     )
 
 

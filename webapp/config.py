@@ -31,6 +31,13 @@ def _non_negative(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be 1 or more, got {value}")
+    return value
+
+
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -40,6 +47,36 @@ def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _limits(env: dict[str, str], name: str, default: str) -> str:
+    """A rate limit in the `limits` notation ("10/minute;100/hour"), or "off"."""
+    from limits import parse_many
+
+    raw = env.get(name, "").strip() or default
+    if raw.lower() in {"off", "0", "none"}:
+        return "off"
+    try:
+        parse_many(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{name} must look like '10/minute' or '5/hour;20/day', got {raw!r}"
+        ) from exc
+    return raw
+
+
+# Rate limits: (setting, environment variable, default). Sign-in, sign-up, guests, invite
+# codes and poll creation are counted where every worker sees them; votes per process.
+RATE_LIMITS = {
+    "limit_signin_address": "LIVEPOLLS_LIMIT_SIGNIN_PER_ADDRESS",
+    "limit_signin_email": "LIVEPOLLS_LIMIT_SIGNIN_PER_EMAIL",
+    "limit_signup": "LIVEPOLLS_LIMIT_SIGNUP_PER_ADDRESS",
+    "limit_guest": "LIVEPOLLS_LIMIT_GUESTS_PER_ADDRESS",
+    "limit_invite": "LIVEPOLLS_LIMIT_INVITES_PER_ADDRESS",
+    "limit_poll_create": "LIVEPOLLS_LIMIT_POLLS_PER_ACCOUNT",
+    "limit_vote_account": "LIVEPOLLS_LIMIT_VOTES_PER_ACCOUNT",
+    "limit_vote_address": "LIVEPOLLS_LIMIT_VOTES_PER_ADDRESS",
+}
 
 
 def data_dir(env: dict[str, str] | None = None) -> Path:
@@ -92,11 +129,29 @@ class Settings:
     listen_database_url: str = ""
     proxy_hops: int = 0
     allowed_origins: tuple[str, ...] = ()
+    rate_limits: bool = True
+    rate_limit_storage: str = "database"
+    limit_signin_address: str = "30/minute;200/hour"
+    limit_signin_email: str = "10/15 minutes"
+    limit_signup: str = "10/hour"
+    limit_guest: str = "120/minute;1000/hour"
+    limit_invite: str = "30/minute"
+    limit_poll_create: str = "30/hour"
+    limit_vote_account: str = "60/minute"
+    limit_vote_address: str = "3000/minute"
+    guest_network_cap: int = 100
+    guest_network_window_s: int = 3600
+    guest_prune_after_s: int = 86400
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ) if env is None else env
         production = env.get("LIVEPOLLS_ENV", "development").lower() == "production"
+        fields = cls.__dataclass_fields__
+        limits = {
+            field: _limits(env, name, str(fields[field].default))
+            for field, name in RATE_LIMITS.items()
+        }
         return cls(
             database_url=database_url(env),
             secret_key=_secret_key(env, production),
@@ -119,4 +174,10 @@ class Settings:
                 for origin in env.get("LIVEPOLLS_ALLOWED_ORIGINS", "").split(",")
                 if origin.strip()
             ),
+            rate_limits=_flag(env, "LIVEPOLLS_RATE_LIMITS", True),
+            rate_limit_storage=env.get("LIVEPOLLS_RATE_LIMIT_STORAGE", "").strip() or "database",
+            guest_network_cap=_non_negative(env, "LIVEPOLLS_GUEST_NETWORK_CAP", 100),
+            guest_network_window_s=_positive(env, "LIVEPOLLS_GUEST_NETWORK_WINDOW_S", 3600),
+            guest_prune_after_s=_positive(env, "LIVEPOLLS_GUEST_PRUNE_AFTER_S", 86400),
+            **limits,
         )

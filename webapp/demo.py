@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from webapp import accounts, polls
 from webapp.passwords import Passwords
 from webapp.polls import PollView
-from webapp.tables import Poll, User
+from webapp.tables import Poll, User, Voting
 
 DEMO_EMAIL = "demo@livepolls.example"
 DEMO_NAME = "Demo presenter"
@@ -45,6 +45,6 @@ async def ensure_demo(passwords: Passwords) -> Demo:
         poll = await polls.get_poll(existing["id"], user_id)
     else:
         poll = await polls.create_poll(
-            user_id, DEMO_QUESTION, DEMO_OPTIONS, is_published=True, allows_guests=True
+            user_id, DEMO_QUESTION, DEMO_OPTIONS, is_published=True, voting=Voting.guests
         )
     return Demo(DEMO_EMAIL, password, poll)

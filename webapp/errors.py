@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -9,6 +10,7 @@ class DomainError(Exception):
     status = 400
     title = "Bad request"
     slug = "bad-request"
+    rule: str | None = None  # the integrity rule that refused it, for the poll's report
 
     def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
@@ -47,3 +49,15 @@ class Invalid(DomainError):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message, [{"field": field, "message": message, "type": "invalid"}])
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    title = "Too many requests"
+    slug = "rate-limited"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        minutes = math.ceil(retry_after / 60)
+        wait = f"{retry_after} seconds" if retry_after < 120 else f"{minutes} minutes"
+        super().__init__(f"{detail} Try again in {wait}.")
+        self.retry_after = retry_after

@@ -10,8 +10,16 @@ from typing import Any
 from webapp import events
 from webapp.db import is_postgres, shielded, write_transaction
 from webapp.errors import Conflict, Forbidden, NotFound
-from webapp.results import Results, needs_vote_check, present, tally, visible_to, voted_in
-from webapp.tables import Poll, PollOption, ResultsVisibility, User
+from webapp.results import (
+    Results,
+    audience_sees,
+    needs_vote_check,
+    present,
+    tally,
+    visible_to,
+    voted_in,
+)
+from webapp.tables import Poll, PollOption, ResultsVisibility, User, Voting
 
 # Short codes people read aloud and type on phones: no 0/O, 1/I/L.
 JOIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -38,7 +46,9 @@ class PollView:
     question: str
     is_published: bool
     allows_multiple: bool
-    allows_guests: bool
+    voting: Voting
+    allows_guests: bool  # voting == "guests" (kept for API clients written before `voting`)
+    guest_network_cap: int
     results_visibility: ResultsVisibility
     results_hidden: bool
     results_visible: bool
@@ -63,7 +73,8 @@ class PollChanges:
     question: str | None = None
     options: list[str] | None = None
     allows_multiple: bool | None = None
-    allows_guests: bool | None = None
+    voting: Voting | None = None
+    guest_network_cap: int | None = None
     results_visibility: ResultsVisibility | None = None
     results_hidden: bool | None = None
     is_published: bool | None = None
@@ -75,7 +86,8 @@ POLL_COLUMNS = (
     Poll.question,
     Poll.is_published,
     Poll.allows_multiple,
-    Poll.allows_guests,
+    Poll.voting,
+    Poll.guest_network_cap,
     Poll.results_visibility,
     Poll.results_hidden,
     Poll.join_code,
@@ -109,9 +121,14 @@ async def poll_row(poll_id: int, viewer_id: int | None, *, lock: bool = False) -
     return row
 
 
+def normalize_code(code: str) -> str:
+    """A code as people type it (any case, dashes, spaces) in its stored form."""
+    return code.strip().upper().replace("-", "").replace(" ", "")[:32]
+
+
 async def poll_id_for_code(code: str) -> int:
     """The published poll a join code opens."""
-    normalized = code.strip().upper().replace("-", "").replace(" ", "")
+    normalized = normalize_code(code)
     row = (
         await Poll.select(Poll.id)
         .where(Poll.join_code == normalized, Poll.is_published == True)  # noqa: E712
@@ -166,7 +183,9 @@ async def _views(rows: list[dict[str, Any]], viewer_id: int | None) -> list[Poll
                 question=row["question"],
                 is_published=row["is_published"],
                 allows_multiple=row["allows_multiple"],
-                allows_guests=row["allows_guests"],
+                voting=Voting(row["voting"]),
+                allows_guests=row["voting"] == Voting.guests,
+                guest_network_cap=row["guest_network_cap"] or 0,
                 results_visibility=ResultsVisibility(row["results_visibility"]),
                 results_hidden=row["results_hidden"],
                 results_visible=visible,
@@ -188,14 +207,18 @@ async def get_poll(poll_id: int, viewer_id: int | None) -> PollView:
     return (await _views([row], viewer_id))[0]
 
 
-async def results_for(poll_id: int, viewer_id: int | None) -> Results:
-    """The results as this viewer may see them."""
+async def results_for(poll_id: int, viewer_id: int | None, *, as_audience: bool = False) -> Results:
+    """The results as this viewer may see them; `as_audience`, as the room sees them (the
+    presenter screen), whoever opened it."""
     row = await poll_row(poll_id, viewer_id)
     counts = await tally(poll_id)
     if counts is None:
         raise NotFound("No such poll.")
+    public = audience_sees(row)
+    if as_audience:
+        return present(counts, public, public)
     voted = needs_vote_check(row, viewer_id) and bool(await voted_in(viewer_id or 0, [poll_id]))
-    return present(counts, visible_to(row, viewer_id, voted))
+    return present(counts, visible_to(row, viewer_id, voted), public)
 
 
 async def list_polls(
@@ -222,7 +245,8 @@ async def create_poll(
     *,
     is_published: bool = False,
     allows_multiple: bool = False,
-    allows_guests: bool = False,
+    voting: Voting = Voting.accounts,
+    guest_network_cap: int = 100,
     results_visibility: ResultsVisibility = ResultsVisibility.always,
 ) -> PollView:
     async with write_transaction():
@@ -231,7 +255,8 @@ async def create_poll(
             creator=creator_id,
             is_published=is_published,
             allows_multiple=allows_multiple,
-            allows_guests=allows_guests,
+            voting=voting,
+            guest_network_cap=guest_network_cap,
             results_visibility=results_visibility,
             join_code=await _new_join_code() if is_published else None,
         )
@@ -283,7 +308,8 @@ def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
         if changes.allows_multiple is not None:
             values[Poll.allows_multiple] = changes.allows_multiple
     for column, value in (
-        (Poll.allows_guests, changes.allows_guests),
+        (Poll.voting, changes.voting),
+        (Poll.guest_network_cap, changes.guest_network_cap),
         (Poll.results_visibility, changes.results_visibility),
         (Poll.results_hidden, changes.results_hidden),
     ):

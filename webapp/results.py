@@ -23,7 +23,12 @@ class OptionResult:
 
 @dataclass
 class Results:
-    """What one viewer may see; with visible false the counts are null."""
+    """What one viewer may see; with visible false the counts are null.
+
+    `responses` (how many people have voted) is always there, so a screen that may not show
+    the counts can still show that votes are coming in; `audience_sees` says whether people
+    who have not voted (the audience, the presenter screen) see the counts now.
+    """
 
     poll_id: int
     options: list[OptionResult]
@@ -32,6 +37,8 @@ class Results:
     seq: int
     closed: bool
     visible: bool
+    responses: int = 0
+    audience_sees: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ def counted(counts: Tally, *, added: int | None, removed: Iterable[int], voters:
     )
 
 
-def present(counts: Tally, visible: bool) -> Results:
+def present(counts: Tally, visible: bool, audience_sees: bool | None = None) -> Results:
     total = counts.total_votes
     return Results(
         poll_id=counts.poll_id,
@@ -104,7 +111,14 @@ def present(counts: Tally, visible: bool) -> Results:
         seq=counts.seq,
         closed=counts.closed,
         visible=visible,
+        responses=counts.voters,
+        audience_sees=visible if audience_sees is None else audience_sees,
     )
+
+
+def audience_sees(poll: dict[str, Any]) -> bool:
+    """Whether someone who has not voted, the room looking at the projector, sees the counts."""
+    return visible_to(poll, None, has_voted=False)
 
 
 def needs_vote_check(poll: dict[str, Any], viewer_id: int | None) -> bool:
@@ -118,12 +132,13 @@ def needs_vote_check(poll: dict[str, Any], viewer_id: int | None) -> bool:
 
 
 def visible_to(poll: dict[str, Any], viewer_id: int | None, has_voted: bool) -> bool:
-    """The presenter's hide toggle hides results on every screen, the presenter's too (it is
-    the big screen); otherwise the creator always sees them and others per the poll's rule."""
-    if poll["results_hidden"]:
-        return False
+    """The creator always sees the counts on their own screen; everyone else per the poll's
+    rule, unless the presenter's hide toggle hides them. The presenter screen is projected to
+    the room, so it shows what the audience sees (viewer None): see `audience_sees`."""
     if viewer_id is not None and viewer_id == poll["creator"]:
         return True
+    if poll["results_hidden"]:
+        return False
     rule = poll["results_visibility"]
     if rule == ResultsVisibility.after_vote:
         # Once voting has closed there is nothing left to sway: everyone may see them.

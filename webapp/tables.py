@@ -5,6 +5,7 @@ from enum import StrEnum
 from piccolo.columns import (
     M2M,
     Boolean,
+    DoublePrecision,
     ForeignKey,
     Integer,
     LazyTableReference,
@@ -15,6 +16,20 @@ from piccolo.columns import (
 )
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
+
+
+class Voting(StrEnum):
+    """Who may vote in a poll (the duplicate-check ladder); the server enforces it."""
+
+    accounts = "accounts"  # signed-in accounts only
+    guests = "guests"  # accounts, and guests: one ballot per browser, a cap per network
+    invite_codes = "invite_codes"  # only holders of the creator's one-time invite codes
+
+
+class BallotKind(StrEnum):
+    account = "account"
+    guest = "guest"
+    code = "code"
 
 
 class ResultsVisibility(StrEnum):
@@ -72,7 +87,9 @@ class Poll(Table):
     closed_at = Timestamptz(null=True, default=None)
     voters = Integer(default=0)
     seq = Integer(default=0)
-    allows_guests = Boolean(default=False)
+    voting = Varchar(length=16, default="accounts", choices=Voting)
+    # New guest ballots one client network may cast in this poll per window; null: no cap.
+    guest_network_cap = Integer(null=True, default=None)
     join_code = Varchar(length=8, null=True, default=None)
     results_visibility = Varchar(length=16, default="always", choices=ResultsVisibility)
     results_hidden = Boolean(default=False)
@@ -102,3 +119,53 @@ class Vote(Table):
     poll = ForeignKey(Poll, on_delete=OnDelete.cascade, null=False)
     single_choice = Boolean()
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Ballot(Table):
+    """One voter's ballot in a poll, present while they have at least one vote there.
+
+    `kind` says how the voter got in; `device` is the guest's browser (a keyed hash of its
+    device cookie) and `network` a keyed hash of the client's network (an IPv4 address or an
+    IPv6 /64), never the address itself. Unique indexes: one ballot per (poll, user) and, for
+    guests, one per (poll, device).
+    """
+
+    id = Serial(primary_key=True)
+
+    poll = ForeignKey(Poll, on_delete=OnDelete.cascade, null=False)
+    user = ForeignKey(User, on_delete=OnDelete.cascade, null=False)
+    kind = Varchar(length=8, choices=BallotKind)
+    device = Varchar(length=32, null=True, default=None)
+    network = Varchar(length=32)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class InviteCode(Table):
+    """A one-time invite code: redeemed once, it becomes one voter (`user`) in its poll."""
+
+    id = Serial(primary_key=True)
+
+    poll = ForeignKey(Poll, on_delete=OnDelete.cascade, null=False, index=True)
+    code = Varchar(length=16, unique=True)
+    user = ForeignKey(User, on_delete=OnDelete.set_null, null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    redeemed_at = Timestamptz(null=True, default=None)
+
+
+class Refusal(Table):
+    """Attempts refused in a poll, counted per rule and minute (bounded: one row each)."""
+
+    id = Serial(primary_key=True)
+
+    poll = ForeignKey(Poll, on_delete=OnDelete.cascade, null=False)
+    rule = Varchar(length=16)
+    minute = Integer()  # minutes since the Unix epoch
+    attempts = Integer(default=0)
+
+
+class RateLimitCounter(Table, tablename="rate_limit"):
+    """Fixed-window rate-limit counters shared by every worker (webapp/ratelimit_store.py)."""
+
+    key = Varchar(length=128, primary_key=True)
+    hits = Integer(default=0)
+    expires_at = DoublePrecision()  # seconds since the Unix epoch

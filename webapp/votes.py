@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from webapp import events
-from webapp.db import is_postgres, shielded, write_transaction
-from webapp.errors import Conflict, Forbidden, Invalid, NotFound
+from webapp import events, refusals
+from webapp.db import is_postgres, is_unique_violation, shielded, write_transaction
+from webapp.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooManyRequests
 from webapp.polls import POLL_NAMES, poll_row
-from webapp.results import Results, Tally, counted, present, visible_to
-from webapp.tables import Poll, PollOption, Vote
+from webapp.results import Results, Tally, audience_sees, counted, present, visible_to
+from webapp.tables import Ballot, BallotKind, Poll, PollOption, Vote, Voting
 
 _POLL = ", ".join(f"p.{name}" for name in POLL_NAMES)
 # One row per option: the poll's columns, the option's count, and whether the voter chose it.
@@ -55,6 +55,92 @@ ADD_VOTE_PG_SQL = (
     "), counted AS (UPDATE poll_option SET votes = votes + 1 WHERE id = {})"
     " UPDATE poll SET seq = seq + 1, voters = voters + {} WHERE id = {} RETURNING seq"
 )
+# A voter's ballot: opened with their first vote in a poll, closed when they withdraw the last.
+OPEN_BALLOT_SQL = (
+    'INSERT INTO ballot (poll, "user", kind, device, network, created_at)'
+    ' VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (poll, "user") DO NOTHING'
+)
+CLOSE_BALLOT_SQL = 'DELETE FROM ballot WHERE poll = {} AND "user" = {}'
+# Under the poll's lock, so the answer still holds when the ballot goes in.
+GUEST_CHECK_SQL = (
+    "SELECT (SELECT count(*) FROM ballot WHERE poll = {} AND device = {}) AS same_device,"
+    " (SELECT count(*) FROM ballot WHERE poll = {} AND network = {} AND kind = 'guest'"
+    " AND created_at > {}) AS from_network,"
+    " (SELECT min(created_at) FROM ballot WHERE poll = {} AND network = {} AND kind = 'guest'"
+    " AND created_at > {}) AS first_at"
+)
+
+
+@dataclass(frozen=True)
+class Voter:
+    """Who casts a ballot, as far as the request shows: the user, how they got in, and keyed
+    hashes of their network and (guests) their browser's device cookie."""
+
+    user_id: int
+    kind: BallotKind = BallotKind.account
+    network: str = ""
+    device: str | None = None
+    invited_to: int | None = None  # code voters: the poll their code admits them to
+
+
+class Refused(Forbidden):
+    """A vote refused by one of the poll's integrity rules (counted in its report)."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rule = rule
+
+
+class DeviceUsed(Conflict):
+    rule = "device"
+
+
+class NetworkCapReached(TooManyRequests):
+    rule = "network"
+
+
+def check_eligible(poll_id: int, poll: dict[str, Any], voter: Voter) -> None:
+    """Whether this kind of voter may vote in this poll at all (its `voting` mode)."""
+    voting = poll["voting"]
+    if voter.kind == BallotKind.code:
+        if voting != Voting.invite_codes or voter.invited_to != poll_id:
+            raise Refused("code", "This invite code is for another poll.")
+    elif voting == Voting.invite_codes:
+        raise Refused(
+            "eligibility", "This poll takes votes with an invite code only: enter yours first."
+        )
+    elif voter.kind == BallotKind.guest and voting != Voting.guests:
+        raise Refused("eligibility", "This poll takes votes from signed-in accounts only.")
+
+
+async def _open_ballot(poll_id: int, poll: dict[str, Any], voter: Voter, window_s: int) -> None:
+    """The voter's first vote here: a guest must come from a browser that has no ballot in
+    this poll yet, and from a network under the poll's cap of new guest ballots."""
+    now = datetime.now(UTC)
+    if voter.kind == BallotKind.guest:
+        since = now - timedelta(seconds=window_s)
+        net = (poll_id, voter.network, since)
+        rows = await Ballot.raw(GUEST_CHECK_SQL, poll_id, voter.device, *net, *net)
+        check = rows[0]
+        if check["same_device"]:
+            raise DeviceUsed("This browser has already voted in this poll as another guest.")
+        cap = poll["guest_network_cap"]
+        if cap is not None and check["from_network"] >= cap:
+            first = check["first_at"]
+            if isinstance(first, str):
+                first = datetime.fromisoformat(first)
+            ends = (first or now) + timedelta(seconds=window_s)
+            raise NetworkCapReached(
+                "This poll has taken as many guest votes from your network as it allows.",
+                max(1, int((ends - now).total_seconds()) + 1),
+            )
+    values = (poll_id, voter.user_id, voter.kind.value, voter.device, voter.network, now)
+    try:
+        await Ballot.raw(OPEN_BALLOT_SQL, *values)
+    except Exception as exc:  # the unique index on (poll, device): a guest ballot raced ours
+        if is_unique_violation(exc):
+            raise DeviceUsed("This browser has already voted in this poll.") from exc
+        raise
 
 
 @dataclass
@@ -119,26 +205,42 @@ async def _finish(poll_id: int, voters_delta: int) -> int:
 
 def _voter_results(poll: dict[str, Any], counts: Tally, user_id: int) -> Results:
     """The results as the voter, who has just voted, may see them."""
-    return present(counts, visible_to(poll, user_id, has_voted=True))
+    return present(counts, visible_to(poll, user_id, has_voted=True), audience_sees(poll))
 
 
-@shielded
 async def cast_vote(
-    user_id: int, poll_id: int, option_id: int, *, is_guest: bool = False
+    voter: Voter | int, poll_id: int, option_id: int, *, network_window_s: int = 3600
 ) -> tuple[Results, bool]:
     """Vote for an option; returns the results and whether anything changed.
 
-    In a single-choice poll a vote for another option replaces the earlier one.
+    In a single-choice poll a vote for another option replaces the earlier one. A refusal by
+    one of the poll's rules is counted for its integrity report.
     """
+    if isinstance(voter, int):
+        voter = Voter(voter)
+    try:
+        return await _cast_vote(voter, poll_id, option_id, network_window_s)
+    except DomainError as error:
+        if error.rule is not None:
+            refusals.note(poll_id, error.rule)
+        raise
+
+
+@shielded
+async def _cast_vote(
+    voter: Voter, poll_id: int, option_id: int, window_s: int
+) -> tuple[Results, bool]:
+    user_id = voter.user_id
     async with write_transaction(queue=(Poll, poll_id)):
         locked = await _lock_open_poll(poll_id, user_id)
         poll, mine = locked.poll, locked.mine
-        if is_guest and not poll["allows_guests"]:
-            raise Forbidden("This poll takes votes from signed-in accounts only.")
+        check_eligible(poll_id, poll, voter)
         if not locked.has_option(option_id):
             raise _not_this_polls()
         if option_id in mine:
             return _voter_results(poll, locked.counts, user_id), False
+        if not mine:
+            await _open_ballot(poll_id, poll, voter, window_s)
         replaced = [] if poll["allows_multiple"] else mine
         await _remove(user_id, replaced)
         voters = 0 if mine else 1
@@ -161,7 +263,10 @@ async def withdraw_votes(user_id: int, poll_id: int, option_id: int | None = Non
         if not removed:
             return
         await _remove(user_id, removed)
-        seq = await _finish(poll_id, -1 if len(removed) == len(mine) else 0)
+        last = len(removed) == len(mine)
+        if last:
+            await Ballot.raw(CLOSE_BALLOT_SQL, poll_id, user_id)
+        seq = await _finish(poll_id, -1 if last else 0)
     events.poll_changed(poll_id, seq)
 
 

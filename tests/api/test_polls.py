@@ -30,6 +30,8 @@ POLL_FIELDS = {
     "total_votes",
     "voters",
     "allows_guests",
+    "voting",
+    "guest_network_cap",
     "results_visibility",
     "results_hidden",
     "results_visible",

@@ -10,7 +10,7 @@ import pytest
 from quart.wrappers import Response
 
 from tests.api.problems import assert_problem
-from tests.conftest import CHEAP_HASHING, MakeMember
+from tests.conftest import TEST_SETTINGS, MakeMember
 from webapp import create_app
 from webapp.tables import AuthToken, User
 
@@ -401,13 +401,13 @@ async def test_sign_in_with_unchanged_parameters_keeps_the_hash(
 
 
 async def test_sign_in_rehashes_the_password_when_parameters_change() -> None:
-    old = create_app(CHEAP_HASHING)
+    old = create_app(TEST_SETTINGS)
     async with old.test_app():
         await sign_up(old.test_client())
     before = await stored_hash("ann@example.org")
     assert ",t=1," in before
 
-    new = create_app({**CHEAP_HASHING, "password_time_cost": 2})
+    new = create_app({**TEST_SETTINGS, "password_time_cost": 2})
     async with new.test_app():
         client = new.test_client()
         wrong = await sign_in(client, "ann@example.org", "wrong horse")

@@ -52,7 +52,7 @@ async def test_signup_returns_201_with_profile_and_location(client: TestClientPr
 
     assert response.status_code == 201
     body = await response.get_json()
-    assert set(body) == {"id", "name", "email", "created_at", "is_guest"}
+    assert set(body) == {"id", "name", "email", "created_at", "is_guest", "invited_to"}
     assert isinstance(body["id"], int) and body["id"] >= 1
     assert body["name"] == "Ann"
     assert body["email"] == "ann@example.org"
@@ -452,7 +452,7 @@ async def test_me_with_a_token_returns_the_caller_with_email(
 
     assert response.status_code == 200
     body = await response.get_json()
-    assert set(body) == {"id", "name", "email", "created_at", "is_guest"}
+    assert set(body) == {"id", "name", "email", "created_at", "is_guest", "invited_to"}
     assert body["id"] == ann.id
     assert body["name"] == "ann"
     assert body["email"] == ann.email

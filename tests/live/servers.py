@@ -50,6 +50,7 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
             "SECRET_KEY": "live-test-secret-key",
             "LIVEPOLLS_ARGON2_TIME_COST": "1",
             "LIVEPOLLS_ARGON2_MEMORY_KIB": "8",
+            "LIVEPOLLS_RATE_LIMITS": "false",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -56,6 +56,8 @@ async def test_a_snapshot_arrives_on_connect(
         "voters": 0,
         "closed": False,
         "visible": True,
+        "responses": 0,
+        "audience_sees": True,
     }
 
 

@@ -268,24 +268,37 @@ class Browser:
                 return cookie.value
         return None
 
-    # The pages' own flows.
+    # The pages' own flows. The CSRF token rotates when a session starts or ends: like a real
+    # browser, take the new one from the next page.
+
+    async def _session_changing(self, path: str, fields: dict[str, str]) -> Page:
+        page = await self.post(path, fields)
+        if page.status == 303:
+            self.token = None
+        return page
 
     async def sign_up(
         self, name: str, email: str | None = None, password: str = PASSWORD, next: str = ""
     ) -> Page:
         email = email or f"{name.lower()}@example.org"
         path = "/signup" + (f"?{urlencode({'next': next})}" if next else "")
-        return await self.post(path, {"name": name, "email": email, "password": password})
+        return await self._session_changing(
+            path, {"name": name, "email": email, "password": password}
+        )
 
     async def sign_in(self, email: str, password: str = PASSWORD, next: str = "") -> Page:
         path = "/signin" + (f"?{urlencode({'next': next})}" if next else "")
-        return await self.post(path, {"email": email, "password": password})
+        return await self._session_changing(path, {"email": email, "password": password})
 
     async def sign_out(self) -> Page:
-        return await self.post("/signout")
+        return await self._session_changing("/signout", {})
 
     async def join_as_guest(self, name: str, poll_id: int) -> Page:
-        return await self.post(f"/guest?{urlencode({'next': f'/polls/{poll_id}'})}", {"name": name})
+        path = f"/guest?{urlencode({'next': f'/polls/{poll_id}'})}"
+        return await self._session_changing(path, {"name": name})
+
+    async def redeem_invite(self, poll_id: int, code: str) -> Page:
+        return await self._session_changing(f"/polls/{poll_id}/invite", {"code": code})
 
     async def submit_poll(
         self,
@@ -296,14 +309,17 @@ class Browser:
         multiple: bool = False,
         guests: bool = False,
         visibility: str = "always",
+        voting: str | None = None,
+        network_cap: str | None = None,
         path: str = "/polls",
     ) -> Page:
         fields = [("question", question)]
         fields += [("options", text) for text in options]
         fields.append(("choice", "multiple" if multiple else "single"))
         fields.append(("results_visibility", visibility))
-        if guests:
-            fields.append(("allows_guests", "on"))
+        fields.append(("voting", voting or ("guests" if guests else "accounts")))
+        if network_cap is not None:
+            fields.append(("guest_network_cap", network_cap))
         fields.append(("action", action))
         return await self.post(path, fields)
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from quart import Quart
 
-from tests.conftest import CHEAP_HASHING, MakeMember
+from tests.conftest import TEST_SETTINGS, MakeMember
 from tests.pages.helpers import PASSWORD, Browser, Page, path_of, user_count
 from webapp import create_app
 from webapp.tables import AuthToken, User
@@ -265,7 +265,7 @@ async def test_the_auth_and_session_cookies_are_httponly_and_samesite_lax(app: Q
 
 
 async def test_the_cookies_are_secure_when_configured() -> None:
-    app = create_app({**CHEAP_HASHING, "cookie_secure": True})
+    app = create_app({**TEST_SETTINGS, "cookie_secure": True})
     async with app.test_app():
         browser = Browser(app)
         browser.scheme = "https"

@@ -60,11 +60,11 @@ def option_inputs(page: Page) -> list[str]:
 def form_settings(page: Page) -> dict[str, Any]:
     """The poll form's settings as the page shows them."""
     checked = page.dom.find("input", name="choice", checked="")
-    guests_box = page.dom.get("main").find("input", name="allows_guests")
+    voting = page.dom.get("main").find("input", name="voting", checked="")
     selected = page.dom.get("results_visibility").find("option", selected="")
     return {
         "choice": checked.attrs["value"] if checked else None,
-        "allows_guests": guests_box is not None and "checked" in guests_box.attrs,
+        "voting": voting.attrs["value"] if voting else None,
         "results_visibility": selected.attrs["value"] if selected else None,
     }
 
@@ -236,7 +236,7 @@ async def test_save_draft_creates_an_unpublished_poll_with_its_settings(app: Qua
     assert row is not None
     assert row["question"] == "Lunch?"
     assert row["is_published"] is False and row["join_code"] is None
-    assert row["allows_multiple"] is True and row["allows_guests"] is True
+    assert row["allows_multiple"] is True and row["voting"] == "guests"
     assert row["results_visibility"] == "after_close"
     texts = (
         await PollOption.select(PollOption.text)
@@ -254,7 +254,7 @@ async def test_publish_creates_an_open_poll_with_a_join_code(app: Quart) -> None
     row = await poll_row(poll_id)
     assert row is not None
     assert row["is_published"] is True and JOIN_CODE.fullmatch(row["join_code"])
-    assert row["allows_multiple"] is False and row["allows_guests"] is False
+    assert row["allows_multiple"] is False and row["voting"] == "accounts"
     assert row["results_visibility"] == "always"
     page = await Browser(app).get(f"/polls/{poll_id}")
     assert page.dom.get("poll-status").text == "Open for votes."
@@ -287,7 +287,7 @@ async def test_an_invalid_poll_re_renders_the_form_with_the_error_and_the_entere
     assert option_inputs(page)[: len(entered)] == entered
     assert form_settings(page) == {
         "choice": "multiple",
-        "allows_guests": True,
+        "voting": "guests",
         "results_visibility": "after_vote",
     }
     assert await poll_count() == 0
@@ -791,7 +791,8 @@ async def test_the_presenter_view_shows_the_join_details_and_the_controls(app: Q
     assert dom.by_id("results") is not None and dom.by_id("poll-status") is not None
     layout = dom.find(cls="present-layout")
     assert layout is not None
-    assert layout.attrs["ws-connect"] == f"/api/v1/polls/{poll_id}/live?format=html"
+    # The big screen streams what the audience sees, not what its creator may.
+    assert layout.attrs["ws-connect"] == f"/api/v1/polls/{poll_id}/live?format=html&view=audience"
 
     hide = dom.find("button", data_shortcut="r")
     assert hide is not None and hide.text == "Hide results"

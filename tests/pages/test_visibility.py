@@ -169,14 +169,16 @@ async def test_after_close_shows_everyone_the_results_once_voting_closes(
 @pytest.mark.parametrize("channel", list(CHANNELS))
 @pytest.mark.parametrize("viewer", VIEWERS)
 @pytest.mark.parametrize("rule", RULES)
-async def test_the_hide_toggle_hides_results_from_everyone_including_the_creator(
+async def test_the_hide_toggle_hides_results_from_everyone_but_the_creator(
     app: Quart, rule: str, viewer: str, channel: str
 ) -> None:
+    """The creator's own screen keeps the counts (the presenter screen does not: see
+    test_present.py); everyone else's loses them, even once the poll has closed."""
     c = await cast(app, rule)
     creator = c.browsers["creator"]
     await creator.post(f"/polls/{c.poll_id}/close")  # even a closed poll stays hidden
     assert (await creator.post(f"/polls/{c.poll_id}/results-hidden", {"hidden": "1"})).status == 303
-    assert await CHANNELS[channel](c, viewer) is False
+    assert await CHANNELS[channel](c, viewer) is (viewer == "creator")
     assert (await creator.post(f"/polls/{c.poll_id}/results-hidden", {"hidden": "0"})).status == 303
     if channel.startswith("live"):
         # Let the hub settle: a connection made during its coalescing interval first gets the
@@ -209,10 +211,20 @@ async def test_the_hidden_notice_says_why(app: Quart) -> None:
     assert page.dom.get("results").find(cls="results-hidden").text == (  # type: ignore[union-attr]
         "Results appear when voting closes."
     )
-    await c2.browsers["creator"].post(f"/polls/{c2.poll_id}/results-hidden", {"hidden": "1"})
     page = await c2.browsers["creator"].get(f"/polls/{c2.poll_id}")
+    assert page.dom.get("results").find(cls="results-private").text == (  # type: ignore[union-attr]
+        "Only you see these counts: the audience sees them when voting closes."
+    )
+    await c2.browsers["creator"].post(f"/polls/{c2.poll_id}/results-hidden", {"hidden": "1"})
+    page = await c2.browsers["member"].get(f"/polls/{c2.poll_id}")
     assert page.dom.get("results").find(cls="results-hidden").text == (  # type: ignore[union-attr]
         "The presenter is keeping the results hidden for now."
+    )
+    page = await c2.browsers["creator"].get(f"/polls/{c2.poll_id}")
+    assert page.results_shown()
+    assert page.dom.get("results").find(cls="results-private").text == (  # type: ignore[union-attr]
+        "Only you see these counts: the audience and the presenter screen see them once you"
+        " reveal them."
     )
 
 
@@ -336,7 +348,9 @@ async def test_the_hide_toggle_is_pushed_to_watching_viewers_and_reveal_undoes_i
         await creator.post(f"/polls/{c.poll_id}/results-hidden", {"hidden": "1"})
         poll = await next_json(watching, "poll")
         assert poll["results_hidden"] is True
-        assert not results_seen(await next_json(watching, "results"))
+        # The creator keeps the counts, told that the audience does not see them.
+        mine = await next_json(watching, "results")
+        assert results_seen(mine, [1, 0, 0]) and mine["audience_sees"] is False
         hidden = await next_html(anonymous, "results")
         assert not fragment_shown(hidden)
         assert hidden.find(cls="results-hidden").text == (  # type: ignore[union-attr]
@@ -344,7 +358,8 @@ async def test_the_hide_toggle_is_pushed_to_watching_viewers_and_reveal_undoes_i
         )
 
         await creator.post(f"/polls/{c.poll_id}/results-hidden", {"hidden": "0"})
-        assert results_seen(await next_json(watching, "results"), [1, 0, 0])
+        mine = await next_json(watching, "results")
+        assert results_seen(mine, [1, 0, 0]) and mine["audience_sees"] is True
         assert fragment_shown(await next_html(anonymous, "results"))
 
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 from quart import Blueprint, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from webapp.api import polls, tokens, users, votes
+from webapp.api import integrity, polls, tokens, users, votes
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
-for child in (users.blueprint, tokens.blueprint, polls.blueprint, votes.blueprint):
+for child in (
+    users.blueprint,
+    tokens.blueprint,
+    polls.blueprint,
+    votes.blueprint,
+    integrity.blueprint,
+):
     blueprint.register_blueprint(child)
 
 

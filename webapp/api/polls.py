@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
-from quart import Blueprint, url_for
+from quart import Blueprint, current_app, url_for
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from webapp import polls
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
 from webapp.api.models import MAX_ID, OptionText, QuestionText, StrictModel
+from webapp.clients import limit
 from webapp.errors import Forbidden, Unauthorized
 from webapp.polls import PollChanges, PollPage, PollView
-from webapp.tables import ResultsVisibility
+from webapp.tables import ResultsVisibility, Voting
 
 blueprint = Blueprint("polls", __name__)
 
@@ -30,6 +31,20 @@ def _distinct(options: list[str] | None) -> list[str] | None:
 
 
 Visibility = Literal["always", "after_vote", "after_close"]
+VotingMode = Literal["accounts", "guests", "invite_codes"]
+NetworkCap = Annotated[int, Field(ge=0, le=100_000)]
+
+
+def _voting(voting: str | None, allows_guests: bool | None) -> Voting | None:
+    """`voting`, or the older `allows_guests` flag it replaces; the two must agree."""
+    if allows_guests is None:
+        return Voting(voting) if voting is not None else None
+    implied = Voting.guests if allows_guests else Voting.accounts
+    if voting is not None and Voting(voting) != implied:
+        if allows_guests or voting == "guests":
+            raise ValueError("allows_guests and voting disagree: send voting alone")
+        return Voting(voting)  # allows_guests false with invite codes: no guests indeed
+    return implied
 
 
 class PollCreate(StrictModel):
@@ -37,20 +52,33 @@ class PollCreate(StrictModel):
     options: Options
     is_published: bool = False
     allows_multiple: bool = False
-    allows_guests: bool = False
+    voting: VotingMode | None = None
+    allows_guests: bool | None = None
+    guest_network_cap: NetworkCap | None = None
     results_visibility: Visibility = "always"
 
     _distinct_options = field_validator("options")(_distinct)
 
-    async def create(self, creator_id: int) -> PollView:
+    @model_validator(mode="after")
+    def _voting_agrees(self) -> PollCreate:
+        _voting(self.voting, self.allows_guests)
+        return self
+
+    @property
+    def voting_mode(self) -> Voting:
+        return _voting(self.voting, self.allows_guests) or Voting.accounts
+
+    async def create(self, creator_id: int, default_cap: int) -> PollView:
         """Create this poll (the API and the form both come through here)."""
+        cap = default_cap if self.guest_network_cap is None else self.guest_network_cap
         return await polls.create_poll(
             creator_id,
             self.question,
             self.options,
             is_published=self.is_published,
             allows_multiple=self.allows_multiple,
-            allows_guests=self.allows_guests,
+            voting=self.voting_mode,
+            guest_network_cap=cap,
             results_visibility=ResultsVisibility(self.results_visibility),
         )
 
@@ -60,7 +88,8 @@ class PollCreate(StrictModel):
             question=self.question,
             options=self.options,
             allows_multiple=self.allows_multiple,
-            allows_guests=self.allows_guests,
+            voting=self.voting_mode,
+            guest_network_cap=self.guest_network_cap,
             results_visibility=ResultsVisibility(self.results_visibility),
             is_published=True if self.is_published else None,
         )
@@ -70,7 +99,9 @@ class PollUpdate(StrictModel):
     question: QuestionText | None = None
     options: Options | None = None
     allows_multiple: bool | None = None
+    voting: VotingMode | None = None
     allows_guests: bool | None = None
+    guest_network_cap: NetworkCap | None = None
     results_visibility: Visibility | None = None
     results_hidden: bool | None = None
     is_published: bool | None = None
@@ -85,6 +116,7 @@ class PollUpdate(StrictModel):
         nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
         if nulls:
             raise ValueError(f"null is not a value for {', '.join(nulls)}: leave the field out")
+        _voting(self.voting, self.allows_guests)
         return self
 
 
@@ -109,7 +141,8 @@ async def post_poll(data: PollCreate, account: Account) -> tuple[PollView, int, 
     """Create a poll (a draft unless is_published). Guests can vote, not create polls."""
     if account.is_guest:
         raise Forbidden("Guests can vote but not create polls: sign up for an account.")
-    poll = await data.create(account.id)
+    await limit("poll_create", str(account.id))
+    poll = await data.create(account.id, current_app.extensions["settings"].guest_network_cap)
     return poll, 201, {"Location": url_for("api.polls.get_poll", poll_id=poll.id)}
 
 
@@ -146,6 +179,8 @@ async def patch_poll(poll_id: int, data: PollUpdate, account: Account) -> PollVi
     values = data.model_dump(exclude_unset=True)
     if "results_visibility" in values:
         values["results_visibility"] = ResultsVisibility(values["results_visibility"])
+    values.pop("allows_guests", None)
+    values["voting"] = _voting(data.voting, data.allows_guests)
     changes = PollChanges(**values)
     return await polls.update_poll(poll_id, account.id, changes)
 

@@ -73,8 +73,13 @@ def register(app: Quart) -> None:
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> Response:
         if not _is_api():
-            return await _page(error.status, error.title, error.detail)
-        return problem(error.status, error.title, error.detail, error.slug, error.errors)
+            response = await _page(error.status, error.title, error.detail)
+        else:
+            response = problem(error.status, error.title, error.detail, error.slug, error.errors)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.errorhandler(RequestSchemaValidationError)
     async def body_invalid(error: RequestSchemaValidationError) -> Response:

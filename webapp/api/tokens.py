@@ -14,6 +14,7 @@ from webapp import accounts
 from webapp.accounts import Account
 from webapp.api.auth import bearer_token, login_required
 from webapp.api.models import StrictModel
+from webapp.clients import limit_sign_in
 from webapp.passwords import MAX_LENGTH
 from webapp.tables import EMAIL_MAX
 
@@ -37,6 +38,7 @@ class TokenIssued:
 @validate_response(TokenIssued, 201)
 async def post_token(data: TokenCreate) -> tuple[TokenIssued, int]:
     """Exchange email and password for a bearer token."""
+    await limit_sign_in(data.email)
     account = await accounts.authenticate(
         current_app.extensions["passwords"], data.email.strip(), data.password
     )

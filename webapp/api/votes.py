@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
-from webapp import polls, votes
+from webapp import clients, polls, votes
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
 from webapp.api.models import Id, StrictModel
@@ -33,9 +33,7 @@ class MyVotes:
 @validate_response(Results, 200)
 async def post_vote(poll_id: int, data: VoteCast, account: Account) -> tuple[Results, int]:
     """Vote; 201 when it changed something, 200 when it was already so."""
-    results, changed = await votes.cast_vote(
-        account.id, poll_id, data.option_id, is_guest=account.is_guest
-    )
+    results, changed = await clients.cast_vote(account, poll_id, data.option_id)
     return results, 201 if changed else 200
 
 

@@ -115,7 +115,9 @@ async def poll_live(poll_id: int) -> None:
         await websocket.close(CLOSE_SERVER_ERROR, "server error")
         return
     hub: Hub = current_app.extensions["live"].hub
-    user_id = account.id if account else None
+    # view=audience (the presenter screen): what the room sees, whoever opened it.
+    as_audience = websocket.args.get("view") == "audience"
+    user_id = account.id if account and not as_audience else None
     # This task sends the updates; one more reads whatever the client sends. (Two tasks per
     # viewer rather than three: with thousands of viewers each task's memory adds up.)
     reader = asyncio.create_task(_read_until_too_big())

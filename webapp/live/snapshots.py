@@ -10,7 +10,7 @@ from jinja2 import BaseLoader, Environment
 
 from webapp.live.hub import Format, Messages, Snapshot
 from webapp.polls import load_row
-from webapp.results import Results, present, tally, visible_to, voters_among
+from webapp.results import Results, audience_sees, present, tally, visible_to, voters_among
 from webapp.tables import ResultsVisibility
 
 
@@ -34,6 +34,8 @@ def results_message(results: Results) -> str:
             "voters": results.voters,
             "closed": results.closed,
             "visible": results.visible,
+            "responses": results.responses,
+            "audience_sees": results.audience_sees,
         }
     )
 
@@ -48,7 +50,8 @@ def poll_message(row: dict[str, Any], results: Results) -> str:
             "question": row["question"],
             "is_published": row["is_published"],
             "allows_multiple": row["allows_multiple"],
-            "allows_guests": row["allows_guests"],
+            "voting": row["voting"],
+            "allows_guests": row["voting"] == "guests",
             "results_visibility": row["results_visibility"],
             "results_hidden": row["results_hidden"],
             "closed": closed_at is not None,
@@ -79,7 +82,8 @@ class SnapshotBuilder(Messages):
             row["results_visibility"] == ResultsVisibility.after_vote and not row["results_hidden"]
         )
         voted = await voters_among(poll_id, user_ids) if depends_on_votes else frozenset()
-        shown, withheld = present(counts, True), present(counts, False)
+        public = audience_sees(row)
+        shown, withheld = present(counts, True, public), present(counts, False, public)
         return Snapshot(
             seq=counts.seq,
             poll_version=f"{row['updated_at'].isoformat()}|{row['closed_at']}",

@@ -29,15 +29,22 @@ DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
 def setup(app: Quart, settings: Settings) -> None:
-    from webapp.pages import auth, home, polls, present
+    from webapp.pages import auth, home, integrity, polls, present
 
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.cookie_secure,
     )
-    QuartAuth(app, cookie_secure=settings.cookie_secure, cookie_samesite="Lax")
-    for blueprint in (home.blueprint, auth.blueprint, polls.blueprint, present.blueprint):
+    # The remember-me cookie lives no longer than the session token it carries.
+    QuartAuth(
+        app,
+        cookie_secure=settings.cookie_secure,
+        cookie_samesite="Lax",
+        duration=settings.token_ttl_days * 24 * 3600,
+    )
+    blueprints = (home, auth, polls, present, integrity)
+    for blueprint in (module.blueprint for module in blueprints):
         app.register_blueprint(blueprint)
 
     @app.before_request

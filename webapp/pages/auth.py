@@ -11,7 +11,8 @@ from webapp import accounts
 from webapp.api.models import NameText
 from webapp.api.tokens import TokenCreate
 from webapp.api.users import UserCreate
-from webapp.errors import Conflict, Unauthorized
+from webapp.clients import client_address, device_id, ensure_device, limit, limit_sign_in
+from webapp.errors import Conflict, TooManyRequests, Unauthorized
 from webapp.pages.forms import safe_next, validate
 from webapp.pages.session import end_session, start_session
 
@@ -20,6 +21,13 @@ blueprint = Blueprint("auth", __name__)
 
 class GuestJoin(BaseModel):
     name: NameText
+
+
+async def _form_again(template: str, values: dict[str, str], error: TooManyRequests) -> Any:
+    """The form again, saying why and for how long it is refused (429, Retry-After)."""
+    values.pop("password", None)
+    page = await render_template(template, values=values, errors={"form": error.detail})
+    return page, 429, {"Retry-After": str(error.retry_after)}
 
 
 @blueprint.route("/signup", methods=["GET", "POST"])
@@ -32,6 +40,10 @@ async def signup() -> Any:
         values = {key: form.get(key, "") for key in ("name", "email", "password")}
         data, errors = validate(UserCreate, values)
         if data is not None:
+            try:
+                await limit("signup", client_address())
+            except TooManyRequests as exc:
+                return await _form_again("auth/signup.html", values, exc)
             try:
                 account = await accounts.create_user(
                     current_app.extensions["passwords"], data.name, data.email, data.password
@@ -56,6 +68,10 @@ async def signin() -> Any:
         values = {key: form.get(key, "") for key in ("email", "password")}
         data, errors = validate(TokenCreate, values)
         if data is not None:
+            try:
+                await limit_sign_in(data.email)
+            except TooManyRequests as exc:
+                return await _form_again("auth/signin.html", values, exc)
             try:
                 account = await accounts.authenticate(
                     current_app.extensions["passwords"], data.email.strip(), data.password
@@ -85,5 +101,15 @@ async def join_as_guest() -> Any:
     target = safe_next(url_for("home.index"))
     if data is None:
         return await render_template("auth/guest.html", errors=errors, next=target, values={}), 422
+    try:
+        await limit("guest", client_address())
+    except TooManyRequests as exc:
+        page = await render_template(
+            "auth/guest.html", errors={"name": exc.detail}, next=target, values={}
+        )
+        return page, 429, {"Retry-After": str(exc.retry_after)}
     await start_session(await accounts.create_guest(data.name))
-    return redirect(target, 303)
+    response = redirect(target, 303)
+    # The browser's device id outlives this guest: a new guest here is the same browser.
+    ensure_device(response, device_id())
+    return response

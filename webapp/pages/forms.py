@@ -25,6 +25,12 @@ def validate(model: type[M], data: dict[str, Any]) -> tuple[M | None, dict[str, 
         return None, errors
 
 
+def retry_headers(error: Exception) -> dict[str, str]:
+    """Retry-After for a refusal that says when to come back (a rate limit, a cap)."""
+    retry_after = getattr(error, "retry_after", None)
+    return {"Retry-After": str(retry_after)} if retry_after else {}
+
+
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 

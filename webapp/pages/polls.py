@@ -7,11 +7,12 @@ from typing import Any
 from quart import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from webapp import polls, votes
+from webapp import clients, polls, votes
 from webapp.accounts import Account
 from webapp.api.polls import MAX_OPTIONS, PollCreate
+from webapp.clients import limit
 from webapp.errors import Conflict, DomainError, Forbidden
-from webapp.pages.forms import back_to_poll, is_htmx, validate
+from webapp.pages.forms import back_to_poll, is_htmx, retry_headers, validate
 from webapp.pages.session import SignInRequired, session_account
 from webapp.polls import PollChanges, PollView
 
@@ -28,13 +29,24 @@ async def require_member(*, allow_guest: bool = False) -> Account:
     return me
 
 
+def _cap(raw: str) -> int | str | None:
+    """The network cap field: blank is the default, digits a number; anything else is left
+    for validation to refuse by name."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    return int(raw) if raw.isdigit() and len(raw) <= 6 else raw
+
+
 def _poll_form(form: MultiDict[str, str]) -> dict[str, Any]:
     """The poll fields as PollCreate takes them (blank option fields left out)."""
+    voting = form.get("voting") or ("guests" if form.get("allows_guests") == "on" else "accounts")
     return {
         "question": form.get("question", ""),
         "options": [text for text in form.getlist("options") if text.strip()],
         "allows_multiple": form.get("choice") == "multiple",
-        "allows_guests": form.get("allows_guests") == "on",
+        "voting": voting,
+        "guest_network_cap": _cap(form.get("guest_network_cap", "")),
         "results_visibility": form.get("results_visibility", "always"),
         "is_published": form.get("action") == "publish",
     }
@@ -55,7 +67,12 @@ async def _render_form(
     else:
         options = fields
     page = await render_template(
-        "polls/form.html", values=values, options=options, errors=errors, poll_id=poll_id
+        "polls/form.html",
+        values=values,
+        options=options,
+        errors=errors,
+        poll_id=poll_id,
+        default_cap=current_app.extensions["settings"].guest_network_cap,
     )
     return page, status
 
@@ -107,7 +124,8 @@ async def create_poll() -> Any:
     data, form_again = await _submitted(None)
     if data is None:
         return form_again
-    poll = await data.create(me.id)
+    await limit("poll_create", str(me.id))
+    poll = await data.create(me.id, current_app.extensions["settings"].guest_network_cap)
     return back_to_poll(poll.id)
 
 
@@ -124,7 +142,8 @@ async def edit_poll(poll_id: int) -> Any:
         values = {
             "question": poll.question,
             "allows_multiple": poll.allows_multiple,
-            "allows_guests": poll.allows_guests,
+            "voting": poll.voting.value,
+            "guest_network_cap": poll.guest_network_cap,
             "results_visibility": poll.results_visibility.value,
             "options": [option.text for option in poll.options],
         }
@@ -148,7 +167,8 @@ async def _as_seen_by(poll_id: int, viewer_id: int | None) -> tuple[PollView, li
     return poll, mine
 
 
-async def _poll_page(poll_id: int, status: int = 200, error: str | None = None) -> Any:
+async def poll_page(poll_id: int, error: DomainError | None = None) -> Any:
+    """The poll page; with an error, that error's status and message (and Retry-After)."""
     me = await session_account()
     viewer_id = me.id if me else None
     poll, mine = await _as_seen_by(poll_id, viewer_id)
@@ -158,22 +178,24 @@ async def _poll_page(poll_id: int, status: int = 200, error: str | None = None) 
         poll=poll,
         results=results,
         mine=mine,
-        error=error,
+        error=error.detail if error else None,
         count=_watching(poll_id),
     )
-    return page, status
+    if error is None:
+        return page, 200
+    return page, error.status, retry_headers(error)
 
 
 @blueprint.get("/polls/<id:poll_id>")
 async def show_poll(poll_id: int) -> Any:
     """Vote with one tap and watch the results move."""
-    return await _poll_page(poll_id)
+    return await poll_page(poll_id)
 
 
 async def _after_vote(poll_id: int, me: Account, error: DomainError | None = None) -> Any:
     """htmx gets the voting block and the results (out of band); plain forms a redirect."""
     if error is not None and not is_htmx():
-        return await _poll_page(poll_id, error.status, error.detail)
+        return await poll_page(poll_id, error)
     if not is_htmx():
         return back_to_poll(poll_id)
     poll, mine = await _as_seen_by(poll_id, me.id)
@@ -204,7 +226,7 @@ async def vote(poll_id: int) -> Any:
         if poll.allows_multiple and option_id in mine:
             await votes.withdraw_votes(me.id, poll_id, option_id)
         else:
-            await votes.cast_vote(me.id, poll_id, option_id, is_guest=me.is_guest)
+            await clients.cast_vote(me, poll_id, option_id)
     except DomainError as error:
         return await _after_vote(poll_id, me, error)
     return await _after_vote(poll_id, me)

@@ -27,7 +27,8 @@ async def present_poll(poll_id: int) -> Any:
     poll = await polls.get_poll(poll_id, me.id)
     if poll.creator.id != me.id:
         raise Forbidden("Only the poll's creator can present it.")
-    results = await polls.results_for(poll_id, me.id)
+    # The big screen shows what the room may see, not what its creator may.
+    results = await polls.results_for(poll_id, me.id, as_audience=True)
     join_url = None
     if poll.join_code:
         join_url = request.host_url.rstrip("/") + url_for("home.join_short", code=poll.join_code)

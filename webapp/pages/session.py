@@ -44,6 +44,7 @@ async def start_session(account: Account) -> None:
     settings = current_app.extensions["settings"]
     token = await issue_token(account.id, timedelta(days=settings.token_ttl_days))
     login_user(AuthUser(token), remember=True)
+    session.pop(CSRF_FIELD, None)  # a new CSRF token for the new session
     g.session_account = account
 
 
@@ -52,6 +53,7 @@ async def end_session() -> None:
     if token:
         await revoke_token(token)
     logout_user()
+    session.pop(CSRF_FIELD, None)
     g.session_account = None
 
 

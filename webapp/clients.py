@@ -1,0 +1,126 @@
+"""Who is asking, as far as HTTP can tell: the client's address and network, and the browser's
+device cookie. Addresses are never stored: only keyed hashes of their networks.
+
+Behind LIVEPOLLS_PROXY_HOPS trusted proxies the address is the one they forwarded (Hypercorn's
+ProxyFix rewrites the connection's client before the app sees it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from quart import current_app, request
+from werkzeug.sansio.response import Response
+
+from webapp import refusals, votes
+from webapp.accounts import Account
+from webapp.errors import TooManyRequests
+from webapp.results import Results
+from webapp.tables import BallotKind
+from webapp.votes import Voter
+
+DEVICE_COOKIE = "livepolls_device"
+DEVICE_MAX_AGE = 2 * 365 * 24 * 3600
+IPV6_NETWORK_BITS = 64  # one household or phone: a /64 is what one subscriber gets
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def network_of(address: str) -> str:
+    """The client's network as text: an IPv4 address, or an IPv6 address's /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_NETWORK_BITS), strict=False))
+    return str(ip)
+
+
+def keyed_hash(kind: str, value: str) -> str:
+    secret = current_app.extensions["settings"].secret_key.encode()
+    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def client_network() -> str:
+    """A keyed hash of the client's network: stored with ballots, shown in the report."""
+    return keyed_hash("network", network_of(client_address()))
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.extensions["settings"].secret_key, salt="device")
+
+
+def device_id() -> str | None:
+    """This browser's device id from its signed cookie, if it has a valid one."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _serializer().loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def ensure_device(response: Response, current: str | None) -> None:
+    """Give the browser a long-lived device cookie unless it has one (survives sign-out)."""
+    if current is not None:
+        return
+    settings = current_app.extensions["settings"]
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _serializer().dumps(secrets.token_urlsafe(16)),
+        max_age=DEVICE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.cookie_secure,
+    )
+
+
+async def limit(rule: str, value: str) -> None:
+    """Count one attempt at a rate-limited action (webapp/ratelimits.py); 429 when over."""
+    await current_app.extensions["limits"].hit(rule, value)
+
+
+async def limit_in_poll(poll_id: int, rule: str, value: str) -> None:
+    """A rate limit on an action in a poll: a refusal is counted in the poll's report."""
+    try:
+        await limit(rule, value)
+    except TooManyRequests:
+        refusals.note(poll_id, "rate_limit")
+        raise
+
+
+def voter(account: Account) -> Voter:
+    """The voter behind this request: how they got in, their network, their browser."""
+    network = client_network()
+    if account.invited_to is not None:
+        return Voter(account.id, BallotKind.code, network, invited_to=account.invited_to)
+    if account.is_guest:
+        # Without the cookie (a guest's token used outside its browser), the guest itself.
+        device = keyed_hash("device", device_id() or f"user:{account.id}")
+        return Voter(account.id, BallotKind.guest, network, device)
+    return Voter(account.id, BallotKind.account, network)
+
+
+async def cast_vote(account: Account, poll_id: int, option_id: int) -> tuple[Results, bool]:
+    """Vote as this request's voter, after its rate limits (refusals count for the poll)."""
+    await limit_in_poll(poll_id, "vote_account", str(account.id))
+    await limit_in_poll(poll_id, "vote_address", client_address())
+    window = current_app.extensions["settings"].guest_network_window_s
+    return await votes.cast_vote(voter(account), poll_id, option_id, network_window_s=window)
+
+
+async def limit_sign_in(email: str) -> None:
+    """Sign-in attempts, counted per address and per account before any password is hashed."""
+    await limit("signin_address", client_address())
+    await limit("signin_email", email.strip().lower())
