@@ -125,7 +125,7 @@ async def _open_ballot(poll_id: int, poll: dict[str, Any], voter: Voter, window_
         if check["same_device"]:
             raise DeviceUsed("This browser has already voted in this poll as another guest.")
         cap = poll["guest_network_cap"]
-        if cap is not None and check["from_network"] >= cap:
+        if cap and check["from_network"] >= cap:  # 0 (or none): no cap
             first = check["first_at"]
             if isinstance(first, str):
                 first = datetime.fromisoformat(first)

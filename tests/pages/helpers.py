@@ -204,11 +204,16 @@ def query_of(location: str) -> dict[str, list[str]]:
 class Browser:
     """One visitor: a cookie jar, the CSRF token from the pages, and the forms they submit."""
 
-    def __init__(self, app: Quart) -> None:
+    def __init__(self, app: Quart, address: str = "192.0.2.1") -> None:
         self.app = app
         self.client = app.test_client()
         self.token: str | None = None
         self.scheme = "http"
+        self.address = address  # the client address every request comes from
+
+    @property
+    def scope(self) -> dict[str, Any]:
+        return {"client": (self.address, 40000)}
 
     async def _page(self, response: Any) -> Page:
         text = await response.get_data(as_text=True)
@@ -223,7 +228,9 @@ class Browser:
         sent = dict(headers or {})
         if htmx:
             sent["HX-Request"] = "true"
-        response = await self.client.get(path, headers=sent, scheme=self.scheme)
+        response = await self.client.get(
+            path, headers=sent, scheme=self.scheme, scope_base=self.scope
+        )
         return await self._page(response)
 
     async def csrf(self) -> str:
@@ -256,7 +263,7 @@ class Browser:
         if htmx:
             sent["HX-Request"] = "true"
         response = await self.client.post(
-            path, data=urlencode(items), headers=sent, scheme=self.scheme
+            path, data=urlencode(items), headers=sent, scheme=self.scheme, scope_base=self.scope
         )
         return await self._page(response)
 
