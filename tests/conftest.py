@@ -77,6 +77,21 @@ async def app() -> AsyncIterator[Quart]:
 
 
 @pytest.fixture
+async def limited(request: pytest.FixtureRequest) -> AsyncIterator[Quart]:
+    """An app with rate limits on; a test sets them with @pytest.mark.limits(...)."""
+    marker = request.node.get_closest_marker("limits")
+    settings: dict[str, Any] = {**TEST_SETTINGS, "rate_limits": True}
+    # Everything else generous, so only the limit under test can refuse.
+    for field in ("signin_address", "signin_email", "signup", "guest", "invite", "poll_create"):
+        settings[f"limit_{field}"] = "1000/minute"
+    settings.update({"limit_vote_account": "1000/minute", "limit_vote_address": "1000/minute"})
+    settings.update(marker.kwargs if marker else {})
+    app = create_app(settings)
+    async with app.test_app():
+        yield app
+
+
+@pytest.fixture
 def client(app: Quart) -> TestClientProtocol:
     return app.test_client()
 

@@ -3,34 +3,17 @@ Retry-After once over, before any password is hashed, on the API and the forms a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from quart import Quart
 
-from tests.conftest import TEST_SETTINGS
 from tests.pages.helpers import Browser, api_token, bearer, option_ids, signed_up
-from webapp import create_app, integrity, refusals
+from webapp import integrity, refusals
 from webapp.config import ConfigError, Settings
 from webapp.tables import Poll
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-async def limited(request: pytest.FixtureRequest) -> AsyncIterator[Quart]:
-    """An app with rate limits on; a test sets them with @pytest.mark.limits(...)."""
-    marker = request.node.get_closest_marker("limits")
-    settings: dict[str, Any] = {**TEST_SETTINGS, "rate_limits": True}
-    # Everything else generous, so only the limit under test can refuse.
-    for field in ("signin_address", "signin_email", "signup", "guest", "invite", "poll_create"):
-        settings[f"limit_{field}"] = "1000/minute"
-    settings.update({"limit_vote_account": "1000/minute", "limit_vote_address": "1000/minute"})
-    settings.update(marker.kwargs if marker else {})
-    app = create_app(settings)
-    async with app.test_app():
-        yield app
 
 
 async def creator_of(poll_id: int) -> int:
