@@ -18,6 +18,9 @@ API_PATHS = {
     "/api/v1/polls/{poll_id}/votes/{option_id}",
     "/api/v1/polls/{poll_id}/votes/me",
     "/api/v1/polls/{poll_id}/results",
+    "/api/v1/polls/{poll_id}/invite-codes",
+    "/api/v1/polls/{poll_id}/invite-codes/redeem",
+    "/api/v1/polls/{poll_id}/integrity",
 }
 
 

@@ -268,3 +268,24 @@ async def test_only_code_holders_vote_in_an_invite_poll_and_only_there(app: Quar
     assert response.status_code == 403
     assert "another poll" in (await response.get_json())["detail"]
     assert await vote_rows(elsewhere) == 0
+
+
+async def test_the_creator_tightens_the_network_cap_from_the_poll_page(app: Quart) -> None:
+    owner = await signed_up(app, "Owner")
+    poll_id = await owner.create_poll(guests=True)
+    page = await owner.get(f"/polls/{poll_id}")
+    cap = page.dom.find("input", name="guest_network_cap")
+    assert cap is not None and cap.attrs["value"] == "100"
+    assert (
+        await owner.post(f"/polls/{poll_id}/network-cap", {"guest_network_cap": "1"})
+    ).status == 303
+    row = await Poll.select(Poll.guest_network_cap).where(Poll.id == poll_id).first()
+    assert row is not None and row["guest_network_cap"] == 1
+    bad = await owner.post(f"/polls/{poll_id}/network-cap", {"guest_network_cap": "many"})
+    assert bad.status == 422
+    other = await signed_up(app, "Other")
+    assert (
+        await other.post(f"/polls/{poll_id}/network-cap", {"guest_network_cap": "0"})
+    ).status == 403
+    row = await Poll.select(Poll.guest_network_cap).where(Poll.id == poll_id).first()
+    assert row is not None and row["guest_network_cap"] == 1

@@ -133,7 +133,7 @@ async def _scenario(server: Server, contexts: NewContext, artifacts: Path) -> No
     await assert_not_reloaded(poll_page)
     await expect(fields.nth(before)).to_have_value("")
     await fields.nth(before).fill(FOURTH)
-    await poll_page.locator("input[name=allows_guests]").check()
+    await poll_page.locator("input[name=voting][value=guests]").check()
     async with poll_page.expect_navigation(url=re.compile(r"/polls/\d+$")):
         await poll_page.get_by_role("button", name="Publish").click()
     match = re.search(r"/polls/(\d+)$", poll_page.url)

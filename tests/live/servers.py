@@ -166,6 +166,28 @@ async def start_server(
     raise ServerError("could not start a server:\n" + "\n".join(failures))
 
 
+def listeners(port: int) -> int:
+    """Sockets listening on this TCP port on the machine, from /proc/net/tcp (Linux)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[1].rsplit(":", 1)[1] == f"{port:04X}" and fields[3] == "0A":
+                    count += 1
+    return count
+
+
+async def wait_listening(server: Server, count: int, within: float = READY_TIMEOUT) -> None:
+    """Until `count` workers listen on the server's port: the first to answer HTTP says
+    nothing about the others, which may still be starting on a busy machine."""
+    deadline = time.monotonic() + within
+    while listeners(server.port) < count:
+        if time.monotonic() > deadline:
+            raise ServerError(f"{listeners(server.port)} of {count} workers listening")
+        await asyncio.sleep(0.05)
+
+
 @contextlib.asynccontextmanager
 async def running_server(
     env: dict[str, str] | None = None, workers: int = 1

@@ -33,7 +33,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import DB_KIND, DB_URL
-from tests.live.servers import HOST, Server, running_server, running_servers, server_env
+from tests.live.servers import (
+    HOST,
+    Server,
+    running_server,
+    running_servers,
+    server_env,
+    wait_listening,
+)
 
 PASSWORD = "correct horse"
 INTERVAL = 0.075  # the default LIVEPOLLS_LIVE_INTERVAL_MS
@@ -819,6 +826,7 @@ if DB_KIND == "postgres":
         spreads over both. Viewer counts are per process: a viewer on a worker holding n
         viewers sees n, so summing 1/n over all viewers counts the workers that took some."""
         async with running_server(workers=2) as server, api_for(server) as api:
+            await wait_listening(server, 2)
             owner = await api.user()
             poll = await api.poll(owner)
             async with contextlib.AsyncExitStack() as stack:

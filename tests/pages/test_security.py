@@ -21,7 +21,8 @@ from tests.pages.helpers import (
     option_ids,
     signed_up,
 )
-from webapp.tables import AuthToken, Poll, PollOption, User, Vote
+from webapp import invites
+from webapp.tables import AuthToken, InviteCode, Poll, PollOption, User, Vote
 
 # --- CSRF ----------------------------------------------------------------------------------------
 
@@ -38,6 +39,7 @@ async def db_state() -> dict[str, list[dict[str, Any]]]:
             .order_by(Vote.user)
             .order_by(Vote.option)
         ),
+        "invite codes": list(await InviteCode.select().order_by(InviteCode.id)),
     }
 
 
@@ -126,6 +128,24 @@ async def results_hidden(app: Quart) -> Request:
     return Request(creator, f"/polls/{poll_id}/results-hidden", [("hidden", "1")])
 
 
+async def redeem_invite(app: Quart) -> Request:
+    _, poll_id = await _creator_with_poll(app, voting="invite_codes")
+    (code,) = await invites.issue_codes(poll_id, 1, 1)
+    visitor = Browser(app)
+    await visitor.get(f"/polls/{poll_id}")
+    return Request(visitor, f"/polls/{poll_id}/invite", [("code", code)])
+
+
+async def issue_invite_codes(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app, voting="invite_codes")
+    return Request(creator, f"/polls/{poll_id}/invite-codes", [("count", "3")])
+
+
+async def network_cap(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app, guests=True)
+    return Request(creator, f"/polls/{poll_id}/network-cap", [("guest_network_cap", "7")])
+
+
 async def delete(app: Quart) -> Request:
     creator, poll_id = await _creator_with_poll(app)
     return Request(creator, f"/polls/{poll_id}/delete", [])
@@ -144,6 +164,9 @@ STATE_CHANGES: dict[str, Setup] = {
     "close": close,
     "reopen": reopen,
     "results-hidden": results_hidden,
+    "redeem invite": redeem_invite,
+    "issue invite codes": issue_invite_codes,
+    "network cap": network_cap,
     "delete": delete,
 }
 

@@ -11,7 +11,7 @@ from webapp import clients, polls, votes
 from webapp.accounts import Account
 from webapp.api.polls import MAX_OPTIONS, PollCreate
 from webapp.clients import limit
-from webapp.errors import Conflict, DomainError, Forbidden
+from webapp.errors import Conflict, DomainError, Forbidden, Invalid
 from webapp.pages.forms import back_to_poll, is_htmx, retry_headers, validate
 from webapp.pages.session import SignInRequired, session_account
 from webapp.polls import PollChanges, PollView
@@ -275,6 +275,17 @@ async def set_results_hidden(poll_id: int) -> Any:
     """The presenter's toggle: hide the results from every screen, or reveal them."""
     hidden = (await request.form).get("hidden") == "1"
     return await _change(poll_id, PollChanges(results_hidden=hidden))
+
+
+@blueprint.post("/polls/<id:poll_id>/network-cap")
+async def set_network_cap(poll_id: int) -> Any:
+    """Tighten or lift the cap of new guest ballots per network (0 lifts it)."""
+    raw = (await request.form).get("guest_network_cap", "").strip()
+    if not (raw.isdigit() and len(raw) <= 6):
+        await require_member()
+        error = Invalid("guest_network_cap", "The cap is a whole number: 0 lifts it.")
+        return await poll_page(poll_id, error)
+    return await _change(poll_id, PollChanges(guest_network_cap=int(raw)))
 
 
 @blueprint.route("/polls/<id:poll_id>/delete", methods=["GET", "POST"])
