@@ -9,6 +9,7 @@ app's functions by inclusive time.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -778,6 +779,28 @@ def _limits(results: dict) -> str:
             "once a second, so a crowd joining does not cost a message per join to everyone."
         )
     return "\n".join(out) or "Not measured."
+
+
+KEPT = re.compile(r"<!-- kept: (\w+) -->\n.*?<!-- /kept: \1 -->\n", re.S)
+
+
+def with_kept_sections(text: str, path: Path) -> str:
+    """The report with the sections other harnesses keep in the same file (bench/ratelimit.py
+    writes one), carried over from the file as it is."""
+    old = path.read_text() if path.exists() else ""
+    kept = [match.group(0) for match in KEPT.finditer(old)]
+    return text.rstrip("\n") + "\n\n" + "\n".join(kept) if kept else text
+
+
+def replace_section(path: Path, name: str, body: str) -> None:
+    """Write (or replace) the kept section `name` at the end of the file."""
+    block = f"<!-- kept: {name} -->\n{body.rstrip()}\n<!-- /kept: {name} -->\n"
+    old = path.read_text() if path.exists() else ""
+    pattern = re.compile(rf"<!-- kept: {name} -->\n.*?<!-- /kept: {name} -->\n", re.S)
+    if pattern.search(old):
+        path.write_text(pattern.sub(lambda _: block, old))
+    else:
+        path.write_text(old.rstrip("\n") + "\n\n" + block)
 
 
 def render(results: dict) -> str:

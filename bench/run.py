@@ -795,7 +795,7 @@ def main(argv: list[str] | None = None) -> None:
         for entry in saved.get("profiles", {}).values():
             if Path(entry["path"]).exists():
                 entry["summary"] = report.summarize_profile(Path(entry["path"]))
-        output.write_text(report.render(saved))
+        output.write_text(report.with_kept_sections(report.render(saved), output))
         print(report.table(saved))
         return
     started = time.monotonic()
@@ -848,7 +848,7 @@ def main(argv: list[str] | None = None) -> None:
         (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=1, default=str))
         log(f"raw results: {RESULTS / f'{stamp}.json'}")
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(report.render(results))
+    output.write_text(report.with_kept_sections(report.render(results), output))
     print(report.table(results))
     log(f"done in {results['seconds'] / 60:.1f} min; report: {output}")
 

@@ -56,9 +56,14 @@ ADD_VOTE_PG_SQL = (
     " UPDATE poll SET seq = seq + 1, voters = voters + {} WHERE id = {} RETURNING seq"
 )
 # A voter's ballot: opened with their first vote in a poll, closed when they withdraw the last.
-OPEN_BALLOT_SQL = (
+_BALLOT = (
     'INSERT INTO ballot (poll, "user", kind, device, network, created_at)'
     ' VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (poll, "user") DO NOTHING'
+)
+OPEN_BALLOT_SQL = _BALLOT
+# On PostgreSQL a first vote opens the ballot in the same round trip as its other writes.
+ADD_FIRST_VOTE_PG_SQL = f"WITH ballot_opened AS ({_BALLOT}), " + ADD_VOTE_PG_SQL.removeprefix(
+    "WITH "
 )
 CLOSE_BALLOT_SQL = 'DELETE FROM ballot WHERE poll = {} AND "user" = {}'
 # Under the poll's lock, so the answer still holds when the ballot goes in.
@@ -113,9 +118,9 @@ def check_eligible(poll_id: int, poll: dict[str, Any], voter: Voter) -> None:
         raise Refused("eligibility", "This poll takes votes from signed-in accounts only.")
 
 
-async def _open_ballot(poll_id: int, poll: dict[str, Any], voter: Voter, window_s: int) -> None:
-    """The voter's first vote here: a guest must come from a browser that has no ballot in
-    this poll yet, and from a network under the poll's cap of new guest ballots."""
+async def _check_guest(poll_id: int, poll: dict[str, Any], voter: Voter, window_s: int) -> None:
+    """A guest's first vote here must come from a browser that has no ballot in this poll yet,
+    and from a network under the poll's cap of new guest ballots."""
     now = datetime.now(UTC)
     if voter.kind == BallotKind.guest:
         since = now - timedelta(seconds=window_s)
@@ -134,13 +139,6 @@ async def _open_ballot(poll_id: int, poll: dict[str, Any], voter: Voter, window_
                 "This poll has taken as many guest votes from your network as it allows.",
                 max(1, int((ends - now).total_seconds()) + 1),
             )
-    values = (poll_id, voter.user_id, voter.kind.value, voter.device, voter.network, now)
-    try:
-        await Ballot.raw(OPEN_BALLOT_SQL, *values)
-    except Exception as exc:  # the unique index on (poll, device): a guest ballot raced ours
-        if is_unique_violation(exc):
-            raise DeviceUsed("This browser has already voted in this poll.") from exc
-        raise
 
 
 @dataclass
@@ -185,13 +183,30 @@ async def _remove(user_id: int, option_ids: Iterable[int]) -> None:
         await PollOption.raw(COUNT_SQL, -1, option_id)
 
 
-async def _add(user_id: int, option_id: int, poll_id: int, single: bool, voters: int) -> int:
-    """Store the vote, count it, bump the poll's seq (and voters); return the new seq."""
+async def _add(voter: Voter, option_id: int, poll_id: int, single: bool, first: bool) -> int:
+    """Store the vote, count it, bump the poll's seq (and voters: a first vote also opens the
+    voter's ballot); return the new seq."""
+    try:
+        return await _add_rows(voter, option_id, poll_id, single, first)
+    except Exception as exc:  # the unique index on (poll, device): a guest ballot raced ours
+        if is_unique_violation(exc):
+            raise DeviceUsed("This browser has already voted in this poll.") from exc
+        raise
+
+
+async def _add_rows(voter: Voter, option_id: int, poll_id: int, single: bool, first: bool) -> int:
     now = datetime.now(UTC)
+    user_id, voters = voter.user_id, int(first)
+    ballot = (poll_id, user_id, voter.kind.value, voter.device, voter.network, now)
     if is_postgres():
         values = (user_id, option_id, poll_id, single, now, option_id, voters, poll_id)
-        rows = await Poll.raw(ADD_VOTE_PG_SQL, *values)
+        if first:
+            rows = await Poll.raw(ADD_FIRST_VOTE_PG_SQL, *ballot, *values)
+        else:
+            rows = await Poll.raw(ADD_VOTE_PG_SQL, *values)
         return int(rows[0]["seq"])
+    if first:
+        await Ballot.raw(OPEN_BALLOT_SQL, *ballot)
     await Vote.raw(INSERT_SQL, user_id, option_id, poll_id, single, now)
     await PollOption.raw(COUNT_SQL, 1, option_id)
     return await _finish(poll_id, voters)
@@ -239,12 +254,13 @@ async def _cast_vote(
             raise _not_this_polls()
         if option_id in mine:
             return _voter_results(poll, locked.counts, user_id), False
-        if not mine:
-            await _open_ballot(poll_id, poll, voter, window_s)
+        first = not mine
+        if first:
+            await _check_guest(poll_id, poll, voter, window_s)
         replaced = [] if poll["allows_multiple"] else mine
         await _remove(user_id, replaced)
-        voters = 0 if mine else 1
-        seq = await _add(user_id, option_id, poll_id, not poll["allows_multiple"], voters)
+        voters = int(first)
+        seq = await _add(voter, option_id, poll_id, not poll["allows_multiple"], first)
         counts = counted(locked.counts, added=option_id, removed=replaced, voters=voters)
         assert counts.seq == seq, "the poll's lock keeps its counts ours until commit"
     events.poll_changed(poll_id, seq)
