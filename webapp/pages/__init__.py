@@ -69,6 +69,13 @@ def setup(app: Quart, settings: Settings) -> None:
     async def sign_in_first(error: SignInRequired) -> Any:
         return redirect(url_for("auth.signin", next=error.next_path), 303)
 
+    window = settings.guest_network_window_s
+    network_window = "hour" if window == 3600 else f"{window // 60} minutes"
+
     @app.context_processor
     async def page_context() -> dict[str, object]:
-        return {"csrf_token": csrf_token(), "me": await session_account()}
+        return {
+            "csrf_token": csrf_token(),
+            "me": await session_account(),
+            "network_window": network_window,
+        }
