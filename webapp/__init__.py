@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class IdConverter(IntegerConverter):
-    """A database id: 1 to 2**31-1; anything else does not match the route (404)."""
+    """A database id in canonical decimal, 1 to 2**31-1: "01", "+1" or other scripts' digits
+    ("١") do not match the route (404), so one poll has one URL."""
+
+    regex = r"[1-9][0-9]{0,9}"
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(map, min=1, max=2**31 - 1)

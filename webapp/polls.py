@@ -121,9 +121,12 @@ async def poll_row(poll_id: int, viewer_id: int | None, *, lock: bool = False) -
     return row
 
 
+_CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
 def normalize_code(code: str) -> str:
     """A code as people type it (any case, dashes, spaces) in its stored form."""
-    return code.strip().upper().replace("-", "").replace(" ", "")[:32]
+    return "".join(char for char in code.upper()[:64] if char in _CODE_CHARS)[:32]
 
 
 async def poll_id_for_code(code: str) -> int:

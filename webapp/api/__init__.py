@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from quart import Blueprint, request
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from webapp.api import integrity, polls, tokens, users, votes
 
@@ -20,6 +22,19 @@ for child in (
 
 @blueprint.before_request
 async def require_json_body() -> None:
-    """Bodies must be JSON: anything else is a 415 before any handler runs."""
-    if request.method in {"POST", "PUT", "PATCH"} and not request.is_json:
+    """Bodies must be JSON: anything else is a 415, and a body that is not UTF-8 or nests
+    too deeply to parse a 400, before any handler runs."""
+    if request.method not in {"POST", "PUT", "PATCH"}:
+        return
+    if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
+    body = await request.get_data(as_text=False)
+    assert isinstance(body, bytes)
+    try:
+        json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadRequest("The body is not valid UTF-8.") from exc
+    except RecursionError as exc:
+        raise BadRequest("The body is nested too deeply.") from exc
+    except ValueError as exc:
+        raise BadRequest("The body is not valid JSON.") from exc

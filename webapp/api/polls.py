@@ -16,6 +16,7 @@ from webapp.clients import limit
 from webapp.errors import Forbidden, Unauthorized
 from webapp.polls import PollChanges, PollPage, PollView
 from webapp.tables import ResultsVisibility, Voting
+from webapp.text import same_key
 
 blueprint = Blueprint("polls", __name__)
 
@@ -25,7 +26,7 @@ Options = Annotated[list[OptionText], Field(min_length=MIN_OPTIONS, max_length=M
 
 
 def _distinct(options: list[str] | None) -> list[str] | None:
-    if options is not None and len({o.casefold() for o in options}) != len(options):
+    if options is not None and len({same_key(o) for o in options}) != len(options):
         raise ValueError("options must be distinct")
     return options
 

@@ -13,16 +13,15 @@ from quart_schema import validate_request, validate_response
 from webapp import accounts
 from webapp.accounts import Account
 from webapp.api.auth import bearer_token, login_required
-from webapp.api.models import StrictModel
+from webapp.api.models import EmailText, StrictModel
 from webapp.clients import limit_sign_in
 from webapp.passwords import MAX_LENGTH
-from webapp.tables import EMAIL_MAX
 
 blueprint = Blueprint("tokens", __name__)
 
 
 class TokenCreate(StrictModel):
-    email: Annotated[str, Field(min_length=1, max_length=EMAIL_MAX)]
+    email: EmailText
     password: Annotated[str, Field(min_length=1, max_length=MAX_LENGTH)]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import EmailStr, Field
+from pydantic import AfterValidator, EmailStr, Field
 from quart import Blueprint, current_app, url_for
 from quart_schema import validate_request, validate_response
 
@@ -18,13 +18,20 @@ from webapp.clients import client_address, limit
 from webapp.errors import NotFound
 from webapp.passwords import MAX_LENGTH, MIN_LENGTH
 from webapp.tables import EMAIL_MAX
+from webapp.text import clean
 
 blueprint = Blueprint("users", __name__)
 
 
+def _no_controls(email: str) -> str:
+    if clean(email) != email:
+        raise ValueError("must not contain control or invisible characters")
+    return email
+
+
 class UserCreate(StrictModel):
     name: NameText
-    email: Annotated[EmailStr, Field(max_length=EMAIL_MAX)]
+    email: Annotated[EmailStr, Field(max_length=EMAIL_MAX), AfterValidator(_no_controls)]
     password: Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 

@@ -220,7 +220,7 @@ async def vote(poll_id: int) -> Any:
     """Vote for an option; in a multiple-choice poll a second tap takes it back."""
     me = await require_member(allow_guest=True)
     raw = (await request.form).get("option_id", "")
-    option_id = int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else 0
+    option_id = int(raw) if raw.isdigit() and len(raw) <= 10 and 0 < int(raw) < 2**31 else 0
     try:
         poll, mine = await _as_seen_by(poll_id, me.id)
         if poll.allows_multiple and option_id in mine:
