@@ -16,7 +16,7 @@ from quart import (
     websocket,
 )
 from quart_schema.validation import QuerystringValidationError, RequestSchemaValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from webapp.errors import DomainError
 
@@ -102,8 +102,13 @@ def register(app: Quart) -> None:
         if not _is_api():
             if error.response is not None:
                 return error.response
-            return await _page(status, title, error.description or title)
-        return problem(status, title, error.description or title, title.lower().replace(" ", "-"))
+            response = await _page(status, title, error.description or title)
+        else:
+            slug = title.lower().replace(" ", "-")
+            response = problem(status, title, error.description or title, slug)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:

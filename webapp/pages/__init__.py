@@ -24,6 +24,9 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+PERMISSIONS = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+HSTS = "max-age=31536000"
+AUTH_COOKIE = "QUART_AUTH"  # quart-auth's default cookie name
 # Swagger UI sets inline styles; its page alone may use them.
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
@@ -63,6 +66,12 @@ def setup(app: Quart, settings: Settings) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS)
+        if settings.cookie_secure:  # served over HTTPS: browsers should never try plain HTTP
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if AUTH_COOKIE in request.cookies or "Authorization" in request.headers:
+            # A page or answer for one signed-in person: no shared or stored copies.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.errorhandler(SignInRequired)
