@@ -39,7 +39,9 @@ TABLES = [
 
 postgres_only = pytest.mark.skipif(DB_KIND != "postgres", reason="needs PostgreSQL")
 # Tests of several server processes on one database exist only in the PostgreSQL pass.
-collect_ignore = [] if DB_KIND == "postgres" else ["live/test_integrity_servers.py"]
+collect_ignore = (
+    [] if DB_KIND == "postgres" else ["live/test_integrity_servers.py", "live/test_outage.py"]
+)
 
 
 def pytest_report_header() -> str:

@@ -58,7 +58,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
         conversion_preference="pydantic",
     )
 
-    from webapp import docs, live, pages
+    from webapp import docs, health, live, pages
     from webapp.api import adapters, problems
     from webapp.api import blueprint as api_blueprint
 
@@ -66,6 +66,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 
     app.register_blueprint(api_blueprint)
     app.register_blueprint(docs.blueprint)
+    app.register_blueprint(health.blueprint)
     problems.register(app)
     live_results = live.setup(app, settings)
     pages.setup(app, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine, Hashable
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 P = ParamSpec("P")
+log = logging.getLogger(__name__)
 SQLITE_PREFIX = "sqlite:///"
 
 _sqlite_writer = asyncio.Lock()
@@ -134,8 +136,10 @@ class PooledConnection(asyncpg.Connection):
 async def start(pool_size: int) -> None:
     db = engine()
     if isinstance(db, PostgresEngine):
+        # No floor: with one, asyncpg reconnects in the background during an outage and logs
+        # a traceback for every attempt; connections are opened on demand instead.
         await db.start_connection_pool(
-            min_size=1, max_size=pool_size, connection_class=PooledConnection
+            min_size=0, max_size=pool_size, connection_class=PooledConnection
         )
     elif isinstance(db, SQLiteEngine):
         # WAL lets readers carry on while one writer commits.
@@ -150,3 +154,44 @@ async def stop() -> None:
         except TimeoutError:
             db.pool.terminate()  # a connection still checked out must not block shutdown
         db.pool = None
+
+
+# The errors that mean "the database is not there right now", not "this request is wrong".
+_UNAVAILABLE = (
+    OSError,  # connection refused or reset, host unreachable
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether this error means the database is away (a 503), rather than a bug (a 500)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "unable to open" in str(exc)
+    if isinstance(exc, TimeoutError):
+        return True
+    return isinstance(exc, _UNAVAILABLE)
+
+
+class Outage:
+    """Logs a database outage once when it starts and once when it ends, not per request."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def down(self, exc: BaseException) -> None:
+        if self.since is None:
+            self.since = asyncio.get_running_loop().time()
+            log.warning("database unavailable (%s: %s); answering 503", type(exc).__name__, exc)
+
+    def up(self) -> None:
+        if self.since is not None:
+            lasted = asyncio.get_running_loop().time() - self.since
+            self.since = None
+            log.warning("database available again after %.1f s", lasted)
+
+
+outage = Outage()

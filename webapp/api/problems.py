@@ -18,6 +18,7 @@ from quart import (
 from quart_schema.validation import QuerystringValidationError, RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from webapp import db
 from webapp.errors import DomainError
 
 PROBLEM_TYPE = "https://livepolls.dev/problems/"
@@ -69,7 +70,26 @@ async def _page(status: int, title: str, detail: str) -> Response:
     return Response(body, status=status, content_type="text/html; charset=utf-8")
 
 
+RETRY_AFTER_S = 5
+
+
+async def _unavailable() -> Response:
+    detail = "The database is not reachable right now: try again in a few seconds."
+    if _is_api():
+        response = problem(503, "Service unavailable", detail, "unavailable")
+    else:
+        response = await _page(503, "Service unavailable", detail)
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def register(app: Quart) -> None:
+    @app.after_request
+    async def note_database_back(response: Response) -> Response:
+        if db.outage.since is not None and response.status_code < 500:
+            db.outage.up()
+        return response
+
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> Response:
         if not _is_api():
@@ -112,6 +132,9 @@ def register(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
+        if db.is_unavailable(error):
+            db.outage.down(error)  # logged once per outage, not per request
+            return await _unavailable()
         log.exception("unhandled error on %s", _path())
         if not _is_api():
             return await _page(500, "Internal server error", "Something went wrong on our side.")
