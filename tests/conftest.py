@@ -40,7 +40,9 @@ TABLES = [
 postgres_only = pytest.mark.skipif(DB_KIND != "postgres", reason="needs PostgreSQL")
 # Tests of several server processes on one database exist only in the PostgreSQL pass.
 collect_ignore = (
-    [] if DB_KIND == "postgres" else ["live/test_integrity_servers.py", "live/test_outage.py"]
+    []
+    if DB_KIND == "postgres"
+    else ["live/test_integrity_servers.py", "live/test_outage.py", "live/test_supervision.py"]
 )
 
 

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import multiprocessing
+import multiprocessing.process
+import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any, Literal
@@ -29,6 +33,8 @@ from hypercorn.utils import wrap_app
 
 from webapp import hypercorn_patches
 from webapp.live.routes import MAX_INCOMING
+
+log = logging.getLogger("livepolls.server")
 
 CLOSE_RESTART = 1012
 # A peer that leaves sent data (our pings) unacknowledged this long is dropped by the kernel.
@@ -113,9 +119,13 @@ async def _serve(config: Config, sockets: Sockets, parent_says_stop: ProcessEven
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
 
+    parent = os.getppid()
+
     async def watch_parent() -> None:
+        """Stop when the parent says so, or when it is gone (killed, even with SIGKILL): an
+        orphaned worker must not keep the port."""
         assert parent_says_stop is not None
-        while not parent_says_stop.is_set():  # noqa: ASYNC110 (a process Event has no await)
+        while not parent_says_stop.is_set() and os.getppid() == parent:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         stopping.set()
 
@@ -189,15 +199,80 @@ def serve(host: str, port: int, workers: int = 1) -> None:
     stop = context.Event()
     # Children inherit "ignore SIGINT": Ctrl-C reaches the parent, which tells them to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    processes = [
-        context.Process(target=_worker, kwargs={"config": config, "sockets": shared, "stop": stop})
-        for _ in range(workers)
-    ]
-    for process in processes:
+
+    def start_worker() -> multiprocessing.process.BaseProcess:
+        kwargs = {"config": config, "sockets": shared, "stop": stop}
+        process = context.Process(target=_worker, kwargs=kwargs)
         process.start()
+        return process
+
+    processes = [start_worker() for _ in range(workers)]
+    # The handler only raises a flag: setting the process Event from a signal handler could
+    # deadlock on its lock; the supervising loop passes the word on.
+    signalled: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    for process in processes:
-        process.join()
-    if reserved is not None:
-        reserved.close()
+        signal.signal(signum, lambda number, _frame: signalled.append(number))
+    try:
+        _supervise(processes, start_worker, lambda: bool(signalled), _restart_limit())
+    finally:
+        stop.set()
+        for process in processes:
+            process.join()
+        if reserved is not None:
+            reserved.close()
+
+
+RESTART_WINDOW_S = 60.0
+BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _restart_limit() -> int:
+    raw = os.environ.get("LIVEPOLLS_WORKER_RESTARTS", "").strip()
+    return int(raw) if raw.isdigit() else 5
+
+
+def _pause(seconds: float, stopping: Callable[[], bool]) -> bool:
+    """Sleep up to `seconds`; True if told to stop meanwhile."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if stopping():
+            return True
+        time.sleep(0.1)
+    return stopping()
+
+
+def _supervise(
+    processes: list[multiprocessing.process.BaseProcess],
+    start_worker: Callable[[], multiprocessing.process.BaseProcess],
+    stopping: Callable[[], bool],
+    limit: int,
+) -> None:
+    """Restart a worker that dies (with a growing pause), until stopped; give up, with a
+    non-zero exit that systemd sees, after more than `limit` deaths within a minute."""
+    deaths: list[float] = []
+    while not _pause(0.2, stopping):
+        for index, process in enumerate(processes):
+            if process.is_alive() or stopping():
+                continue
+            now = time.monotonic()
+            deaths = [t for t in deaths if now - t < RESTART_WINDOW_S] + [now]
+            if len(deaths) > limit:
+                log.error(
+                    "worker %s exited with %s; %d deaths within %.0f s: giving up",
+                    process.pid,
+                    process.exitcode,
+                    len(deaths),
+                    RESTART_WINDOW_S,
+                )
+                raise SystemExit(1)
+            pause = BACKOFF_S[min(len(deaths), len(BACKOFF_S)) - 1]
+            log.warning(
+                "worker %s exited with %s; restarting it in %.1f s",
+                process.pid,
+                process.exitcode,
+                pause,
+            )
+            if _pause(pause, stopping):
+                return
+            processes[index] = start_worker()
+            log.warning("worker %s started", processes[index].pid)
