@@ -14,7 +14,7 @@ DESCRIPTION = "voting modes from allows_guests; ballot, invite code and refusal 
 INDEXES = {
     "ballot_poll_user": 'CREATE UNIQUE INDEX ballot_poll_user ON ballot (poll, "user")',
     "ballot_poll_device": (
-        "CREATE UNIQUE INDEX ballot_poll_device ON ballot (poll, device) WHERE device IS NOT NULL"
+        "CREATE UNIQUE INDEX ballot_poll_device ON ballot (poll, device) WHERE kind = 'guest'"
     ),
     "ballot_poll_network": "CREATE INDEX ballot_poll_network ON ballot (poll, network)",
     "ballot_user": 'CREATE INDEX ballot_user ON ballot ("user")',

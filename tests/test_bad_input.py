@@ -147,3 +147,17 @@ def test_clean_and_same_key() -> None:
         clean("a\x00b")
     with pytest.raises(ValueError, match="bidirectional"):
         clean(f"a{RLO}b")
+
+
+async def test_digits_that_are_not_ascii_are_refused_not_a_500(app: Quart) -> None:
+    owner = await signed_up(app, "Owner")
+    page = await owner.submit_poll("Q?", ["a", "b"], guests=True, network_cap="²")
+    assert page.status == 422 and page.field_error("guest_network_cap")
+    poll_id = await owner.create_poll(guests=True)
+    assert (
+        await owner.post(f"/polls/{poll_id}/network-cap", {"guest_network_cap": "²"})
+    ).status == 422
+    invite_poll = await owner.create_poll(voting="invite_codes")
+    assert (await owner.post(f"/polls/{invite_poll}/invite-codes", {"count": "²"})).status == 422
+    assert (await owner.post(f"/polls/{poll_id}/vote", {"option_id": "١"})).status == 422
+    assert (await owner.get("/?cursor=%C2%B2")).status == 200

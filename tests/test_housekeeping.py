@@ -40,18 +40,20 @@ async def test_prune_drops_expired_tokens_and_idle_guests_only(app: Quart) -> No
     assert (await voting_guest.get(f"/polls/{poll_id}")).signed_in_as() == "Voter (guest)"
 
 
-async def test_prune_keeps_invite_voters_who_voted(app: Quart) -> None:
+async def test_prune_keeps_invite_voters_whether_or_not_they_voted_yet(app: Quart) -> None:
     owner = await signed_up(app, "Owner")
     poll_id = await owner.create_poll(voting="invite_codes")
-    code, unused = await invites.issue_codes(poll_id, 1, 2)
-    holder = Browser(app)
+    code, later = await invites.issue_codes(poll_id, 1, 2)
+    holder, waiting = Browser(app), Browser(app)
     await holder.redeem_invite(poll_id, code)
     await holder.vote(poll_id, (await option_ids(poll_id))[0])
+    await waiting.redeem_invite(poll_id, later)
     await User.update({User.created_at: datetime.now(UTC) - timedelta(days=2)}).where(
         User.is_guest == True  # noqa: E712
     )
     assert (await housekeeping.prune(guest_age_s=86400)).guests == 0
-    assert unused
+    # The one who has not voted yet still can, a day later: the code is theirs.
+    assert (await waiting.vote(poll_id, (await option_ids(poll_id))[1])).status == 303
 
 
 async def test_the_csrf_token_rotates_at_sign_in_and_sign_out(app: Quart) -> None:

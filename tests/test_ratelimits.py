@@ -185,3 +185,35 @@ def test_limit_settings_take_the_limits_notation_or_off() -> None:
     assert Settings.from_env({**env, "LIVEPOLLS_RATE_LIMITS": "false"}).rate_limits is False
     with pytest.raises(ConfigError, match="LIVEPOLLS_LIMIT_SIGNUP_PER_ADDRESS"):
         Settings.from_env({**env, "LIVEPOLLS_LIMIT_SIGNUP_PER_ADDRESS": "lots"})
+
+
+@pytest.mark.limits(limit_signup="2/hour")
+async def test_address_limits_count_an_ipv6_subscriber_by_its_64(limited: Quart) -> None:
+    client = limited.test_client()
+    statuses = []
+    for n in range(3):
+        body = {"name": f"v{n}", "email": f"v{n}@example.org", "password": PASSWORD}
+        response = await client.post(
+            "/api/v1/users", json=body, scope_base={"client": (f"2001:db8:5:6::{n + 1}", 1)}
+        )
+        statuses.append(response.status_code)
+    assert statuses == [201, 201, 429]
+
+
+@pytest.mark.limits(limit_vote_account="2/minute")
+async def test_withdrawals_count_against_the_vote_limit(limited: Quart) -> None:
+    owner = await signed_up(limited, "Owner")
+    poll_id = await owner.create_poll(multiple=True)
+    options = await option_ids(poll_id)
+    token = await api_token(limited, "owner@example.org")
+    client = limited.test_client()
+    cast = await client.post(
+        f"/api/v1/polls/{poll_id}/votes", json={"option_id": options[0]}, headers=bearer(token)
+    )
+    assert cast.status_code == 201
+    assert (
+        await client.delete(f"/api/v1/polls/{poll_id}/votes", headers=bearer(token))
+    ).status_code == 204
+    refused = await client.delete(f"/api/v1/polls/{poll_id}/votes", headers=bearer(token))
+    assert refused.status_code == 429
+    assert (await owner.post(f"/polls/{poll_id}/withdraw")).status == 429

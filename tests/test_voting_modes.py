@@ -289,3 +289,40 @@ async def test_the_creator_tightens_the_network_cap_from_the_poll_page(app: Quar
     ).status == 403
     row = await Poll.select(Poll.guest_network_cap).where(Poll.id == poll_id).first()
     assert row is not None and row["guest_network_cap"] == 1
+
+
+async def test_a_browser_that_voted_as_an_account_cannot_add_a_guest_ballot(app: Quart) -> None:
+    owner = await signed_up(app, "Owner")
+    poll_id = await owner.create_poll(guests=True)
+    options = await option_ids(poll_id)
+    browser = await signed_up(app, "Member")
+    assert browser.cookie(DEVICE_COOKIE), "every browser gets its device id on its first page"
+    assert (await browser.vote(poll_id, options[0])).status == 303
+    await browser.sign_out()
+    await browser.join_as_guest("Also me", poll_id)
+    assert (await browser.vote(poll_id, options[1])).status == 409
+    assert len(await ballots(poll_id)) == 1
+
+
+async def test_the_old_allows_guests_flag_never_opens_an_invite_poll(app: Quart) -> None:
+    await signed_up(app, "Owner")
+    token = await api_token(app, "owner@example.org")
+    client = app.test_client()
+    body = {"question": "Q?", "options": ["a", "b"], "voting": "invite_codes"}
+    created = await (
+        await client.post("/api/v1/polls", json=body, headers=bearer(token))
+    ).get_json()
+    patched = await client.patch(
+        f"/api/v1/polls/{created['id']}",
+        json={"allows_guests": False, "results_hidden": True},
+        headers=bearer(token),
+    )
+    assert (await patched.get_json())["voting"] == "invite_codes"
+    guests = await client.patch(
+        f"/api/v1/polls/{created['id']}", json={"allows_guests": True}, headers=bearer(token)
+    )
+    assert (await guests.get_json())["voting"] == "guests"
+    back = await client.patch(
+        f"/api/v1/polls/{created['id']}", json={"allows_guests": False}, headers=bearer(token)
+    )
+    assert (await back.get_json())["voting"] == "accounts"

@@ -86,6 +86,12 @@ def ensure_device(response: Response, current: str | None) -> None:
     )
 
 
+def client_key() -> str:
+    """What address-based limits count per: the client's network (an IPv4 address, or an
+    IPv6 /64, so one subscriber cannot rotate through its addresses)."""
+    return network_of(client_address())
+
+
 async def limit(rule: str, value: str) -> None:
     """Count one attempt at a rate-limited action (webapp/ratelimits.py); 429 when over."""
     await current_app.extensions["limits"].hit(rule, value)
@@ -101,26 +107,35 @@ async def limit_in_poll(poll_id: int, rule: str, value: str) -> None:
 
 
 def voter(account: Account) -> Voter:
-    """The voter behind this request: how they got in, their network, their browser."""
+    """The voter behind this request: how they got in, their network, their browser (its
+    device cookie; without one, as with a token used outside a browser, the user itself)."""
     network = client_network()
+    device = keyed_hash("device", device_id() or f"user:{account.id}")
     if account.invited_to is not None:
-        return Voter(account.id, BallotKind.code, network, invited_to=account.invited_to)
-    if account.is_guest:
-        # Without the cookie (a guest's token used outside its browser), the guest itself.
-        device = keyed_hash("device", device_id() or f"user:{account.id}")
-        return Voter(account.id, BallotKind.guest, network, device)
-    return Voter(account.id, BallotKind.account, network)
+        return Voter(account.id, BallotKind.code, network, device, account.invited_to)
+    kind = BallotKind.guest if account.is_guest else BallotKind.account
+    return Voter(account.id, kind, network, device)
+
+
+async def _limit_votes(account: Account, poll_id: int) -> None:
+    await limit_in_poll(poll_id, "vote_account", str(account.id))
+    await limit_in_poll(poll_id, "vote_address", client_key())
+
+
+async def withdraw_votes(account: Account, poll_id: int, option_id: int | None = None) -> None:
+    """Withdraw as this request's voter, after the vote limits (a withdrawal is a change)."""
+    await _limit_votes(account, poll_id)
+    await votes.withdraw_votes(account.id, poll_id, option_id)
 
 
 async def cast_vote(account: Account, poll_id: int, option_id: int) -> tuple[Results, bool]:
     """Vote as this request's voter, after its rate limits (refusals count for the poll)."""
-    await limit_in_poll(poll_id, "vote_account", str(account.id))
-    await limit_in_poll(poll_id, "vote_address", client_address())
+    await _limit_votes(account, poll_id)
     window = current_app.extensions["settings"].guest_network_window_s
     return await votes.cast_vote(voter(account), poll_id, option_id, network_window_s=window)
 
 
 async def limit_sign_in(email: str) -> None:
     """Sign-in attempts, counted per address and per account before any password is hashed."""
-    await limit("signin_address", client_address())
+    await limit("signin_address", client_key())
     await limit("signin_email", email.strip().lower())

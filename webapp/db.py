@@ -117,6 +117,12 @@ def shielded(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine
     return wrapper
 
 
+def is_foreign_key_violation(exc: BaseException) -> bool:
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "FOREIGN KEY" in str(exc)
+
+
 def is_unique_violation(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.UniqueViolationError):
         return True

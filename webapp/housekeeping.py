@@ -20,12 +20,14 @@ log = logging.getLogger(__name__)
 INTERVAL_S = 3600
 
 EXPIRED_TOKENS_SQL = "DELETE FROM auth_token WHERE expires_at <= {} RETURNING id"
-# Guests (invite-code voters included) with no ballot anywhere, old enough that they are not
-# just about to vote; their tokens go with them (cascade).
+# Guests with no ballot anywhere, old enough that they are not just about to vote; their
+# tokens go with them (cascade). Invite-code voters stay: their code is used up by them, and
+# they may vote, or vote again after withdrawing, until the poll closes.
 IDLE_GUESTS_SQL = (
     "DELETE FROM app_user WHERE is_guest AND created_at <= {}"
     ' AND NOT EXISTS (SELECT 1 FROM ballot b WHERE b."user" = app_user.id)'
     ' AND NOT EXISTS (SELECT 1 FROM vote v WHERE v."user" = app_user.id)'
+    ' AND NOT EXISTS (SELECT 1 FROM invite_code i WHERE i."user" = app_user.id)'
     " RETURNING id"
 )
 

@@ -74,6 +74,9 @@ class PollChanges:
     options: list[str] | None = None
     allows_multiple: bool | None = None
     voting: Voting | None = None
+    # The older flag for `voting`: true is guests; false leaves accounts or invite codes as
+    # they are and turns guests into accounts.
+    allows_guests: bool | None = None
     guest_network_cap: int | None = None
     results_visibility: ResultsVisibility | None = None
     results_hidden: bool | None = None
@@ -310,8 +313,14 @@ def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
             values[Poll.question] = changes.question
         if changes.allows_multiple is not None:
             values[Poll.allows_multiple] = changes.allows_multiple
+    voting = changes.voting
+    if voting is None and changes.allows_guests is not None:
+        if changes.allows_guests:
+            voting = Voting.guests
+        elif row["voting"] == Voting.guests:
+            voting = Voting.accounts
     for column, value in (
-        (Poll.voting, changes.voting),
+        (Poll.voting, voting),
         (Poll.guest_network_cap, changes.guest_network_cap),
         (Poll.results_visibility, changes.results_visibility),
         (Poll.results_hidden, changes.results_hidden),

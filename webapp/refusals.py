@@ -22,7 +22,8 @@ RULES = ("rate_limit", "device", "network", "code", "eligibility")
 FLUSH_INTERVAL_S = 1.0
 
 UPSERT_SQL = (
-    "INSERT INTO refusal (poll, rule, minute, attempts) VALUES ({}, {}, {}, {})"
+    "INSERT INTO refusal (poll, rule, minute, attempts)"
+    " SELECT id, {}, {}, {} FROM poll WHERE id = {}"  # a poll that does not exist: nothing
     " ON CONFLICT (poll, rule, minute)"
     " DO UPDATE SET attempts = refusal.attempts + excluded.attempts"
 )
@@ -44,7 +45,7 @@ async def flush() -> None:
     for (poll_id, rule, minute), count in batch.items():
         try:
             async with write_transaction():
-                await Refusal.raw(UPSERT_SQL, poll_id, rule, minute, count)
+                await Refusal.raw(UPSERT_SQL, rule, minute, count, poll_id)
         except Exception:  # the poll is gone (foreign key), or the database is away
             log.warning("could not record %s refusals of poll %s", count, poll_id)
 

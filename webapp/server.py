@@ -228,7 +228,7 @@ BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 def _restart_limit() -> int:
     raw = os.environ.get("LIVEPOLLS_WORKER_RESTARTS", "").strip()
-    return int(raw) if raw.isdigit() else 5
+    return int(raw) if raw.isascii() and raw.isdigit() else 5
 
 
 def _pause(seconds: float, stopping: Callable[[], bool]) -> bool:

@@ -124,10 +124,11 @@ class Vote(Table):
 class Ballot(Table):
     """One voter's ballot in a poll, present while they have at least one vote there.
 
-    `kind` says how the voter got in; `device` is the guest's browser (a keyed hash of its
+    `kind` says how the voter got in; `device` is the voter's browser (a keyed hash of its
     device cookie) and `network` a keyed hash of the client's network (an IPv4 address or an
-    IPv6 /64), never the address itself. Unique indexes: one ballot per (poll, user) and, for
-    guests, one per (poll, device).
+    IPv6 /64), never the address itself. Unique indexes: one ballot per (poll, user) and one
+    guest ballot per (poll, device); a guest's first vote is also refused, under the poll's
+    lock, where the browser already holds an account's or a code's ballot.
     """
 
     id = Serial(primary_key=True)

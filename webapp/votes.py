@@ -18,8 +18,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from webapp import events, refusals
-from webapp.db import is_postgres, is_unique_violation, shielded, write_transaction
-from webapp.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooManyRequests
+from webapp.db import (
+    is_foreign_key_violation,
+    is_postgres,
+    is_unique_violation,
+    shielded,
+    write_transaction,
+)
+from webapp.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from webapp.polls import POLL_NAMES, poll_row
 from webapp.results import Results, Tally, audience_sees, counted, present, visible_to
 from webapp.tables import Ballot, BallotKind, Poll, PollOption, Vote, Voting
@@ -119,8 +133,9 @@ def check_eligible(poll_id: int, poll: dict[str, Any], voter: Voter) -> None:
 
 
 async def _check_guest(poll_id: int, poll: dict[str, Any], voter: Voter, window_s: int) -> None:
-    """A guest's first vote here must come from a browser that has no ballot in this poll yet,
-    and from a network under the poll's cap of new guest ballots."""
+    """A guest's first vote here must come from a browser that holds no ballot in this poll
+    yet (of any kind: an account's, another guest's, a code's), and from a network under the
+    poll's cap of new guest ballots."""
     now = datetime.now(UTC)
     if voter.kind == BallotKind.guest:
         since = now - timedelta(seconds=window_s)
@@ -188,9 +203,11 @@ async def _add(voter: Voter, option_id: int, poll_id: int, single: bool, first: 
     voter's ballot); return the new seq."""
     try:
         return await _add_rows(voter, option_id, poll_id, single, first)
-    except Exception as exc:  # the unique index on (poll, device): a guest ballot raced ours
-        if is_unique_violation(exc):
+    except Exception as exc:
+        if is_unique_violation(exc):  # (poll, device): another guest ballot raced ours
             raise DeviceUsed("This browser has already voted in this poll.") from exc
+        if is_foreign_key_violation(exc):  # the guest was pruned as this vote came in
+            raise Unauthorized("Your guest session has ended: join again to vote.") from exc
         raise
 
 

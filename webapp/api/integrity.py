@@ -14,7 +14,7 @@ from webapp import accounts, integrity, invites
 from webapp.accounts import Account
 from webapp.api.auth import login_required
 from webapp.api.models import StrictModel
-from webapp.clients import client_address, limit_in_poll
+from webapp.clients import client_key, limit_in_poll
 from webapp.integrity import IntegrityReport
 from webapp.invites import InviteCodeView
 
@@ -73,7 +73,7 @@ async def get_invite_codes(poll_id: int, account: Account) -> InviteCodeList:
 @validate_response(VoterToken, 201)
 async def post_redeem_invite_code(poll_id: int, data: InviteCodeRedeem) -> tuple[VoterToken, int]:
     """Redeem an invite code (once): a bearer token for the code's voter in this poll."""
-    await limit_in_poll(poll_id, "invite", client_address())
+    await limit_in_poll(poll_id, "invite", client_key())
     voter = await invites.redeem(poll_id, data.code)
     ttl = timedelta(days=current_app.extensions["settings"].token_ttl_days)
     token = await accounts.issue_token(voter.id, ttl)

@@ -180,8 +180,8 @@ async def patch_poll(poll_id: int, data: PollUpdate, account: Account) -> PollVi
     values = data.model_dump(exclude_unset=True)
     if "results_visibility" in values:
         values["results_visibility"] = ResultsVisibility(values["results_visibility"])
-    values.pop("allows_guests", None)
-    values["voting"] = _voting(data.voting, data.allows_guests)
+    if "voting" in values:
+        values["voting"] = Voting(values["voting"])
     changes = PollChanges(**values)
     return await polls.update_poll(poll_id, account.id, changes)
 

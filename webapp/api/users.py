@@ -14,7 +14,7 @@ from webapp import accounts
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
 from webapp.api.models import NameText, StrictModel
-from webapp.clients import client_address, limit
+from webapp.clients import client_key, limit
 from webapp.errors import NotFound
 from webapp.passwords import MAX_LENGTH, MIN_LENGTH
 from webapp.tables import EMAIL_MAX
@@ -49,7 +49,7 @@ class UserProfile:
 @validate_response(Account, 201)
 async def post_user(data: UserCreate) -> tuple[Account, int, dict[str, str]]:
     """Create an account."""
-    await limit("signup", client_address())
+    await limit("signup", client_key())
     account = await accounts.create_user(
         current_app.extensions["passwords"], data.name, data.email, data.password
     )

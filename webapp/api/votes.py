@@ -41,7 +41,7 @@ async def post_vote(poll_id: int, data: VoteCast, account: Account) -> tuple[Res
 @login_required
 async def delete_vote(poll_id: int, option_id: int, account: Account) -> tuple[str, int]:
     """Withdraw one choice."""
-    await votes.withdraw_votes(account.id, poll_id, option_id)
+    await clients.withdraw_votes(account, poll_id, option_id)
     return "", 204
 
 
@@ -49,7 +49,7 @@ async def delete_vote(poll_id: int, option_id: int, account: Account) -> tuple[s
 @login_required
 async def delete_votes(poll_id: int, account: Account) -> tuple[str, int]:
     """Withdraw all of the caller's votes in this poll."""
-    await votes.withdraw_votes(account.id, poll_id)
+    await clients.withdraw_votes(account, poll_id)
     return "", 204
 
 

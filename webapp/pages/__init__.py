@@ -7,6 +7,7 @@ from typing import Any
 from quart import Quart, Response, abort, redirect, request, url_for
 from quart_auth import QuartAuth
 
+from webapp.clients import device_id, ensure_device
 from webapp.config import Settings
 from webapp.pages.session import (
     CSRF_FIELD,
@@ -69,6 +70,10 @@ def setup(app: Quart, settings: Settings) -> None:
         response.headers.setdefault("Permissions-Policy", PERMISSIONS)
         if settings.cookie_secure:  # served over HTTPS: browsers should never try plain HTTP
             response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if not request.path.startswith(("/api/", "/static/")):
+            # Every browser gets its device id on its first page: a guest ballot is refused
+            # where this browser already holds one, an account's included.
+            ensure_device(response, device_id())
         if AUTH_COOKIE in request.cookies or "Authorization" in request.headers:
             # A page or answer for one signed-in person: no shared or stored copies.
             response.headers.setdefault("Cache-Control", "no-store")

@@ -11,7 +11,7 @@ from webapp import accounts
 from webapp.api.models import NameText
 from webapp.api.tokens import TokenCreate
 from webapp.api.users import UserCreate
-from webapp.clients import client_address, device_id, ensure_device, limit, limit_sign_in
+from webapp.clients import client_key, device_id, ensure_device, limit, limit_sign_in
 from webapp.errors import Conflict, TooManyRequests, Unauthorized
 from webapp.pages.forms import safe_next, validate
 from webapp.pages.session import end_session, start_session
@@ -41,7 +41,7 @@ async def signup() -> Any:
         data, errors = validate(UserCreate, values)
         if data is not None:
             try:
-                await limit("signup", client_address())
+                await limit("signup", client_key())
             except TooManyRequests as exc:
                 return await _form_again("auth/signup.html", values, exc)
             try:
@@ -102,7 +102,7 @@ async def join_as_guest() -> Any:
     if data is None:
         return await render_template("auth/guest.html", errors=errors, next=target, values={}), 422
     try:
-        await limit("guest", client_address())
+        await limit("guest", client_key())
     except TooManyRequests as exc:
         page = await render_template(
             "auth/guest.html", errors={"name": exc.detail}, next=target, values={}

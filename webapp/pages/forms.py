@@ -25,6 +25,15 @@ def validate(model: type[M], data: dict[str, Any]) -> tuple[M | None, dict[str, 
         return None, errors
 
 
+def form_number(raw: str, digits: int = 10) -> int | None:
+    """A whole number as typed in a form (ASCII digits only: "²" and "١" are digits to
+    str.isdigit but not to int), or None."""
+    raw = raw.strip()
+    if raw.isascii() and raw.isdigit() and len(raw) <= digits:
+        return int(raw)
+    return None
+
+
 def retry_headers(error: Exception) -> dict[str, str]:
     """Retry-After for a refusal that says when to come back (a rate limit, a cap)."""
     retry_after = getattr(error, "retry_after", None)

@@ -8,6 +8,7 @@ from quart import Blueprint, redirect, render_template, request, url_for
 
 from webapp import polls
 from webapp.errors import NotFound
+from webapp.pages.forms import form_number
 from webapp.pages.session import session_account
 
 blueprint = Blueprint("home", __name__)
@@ -20,7 +21,8 @@ async def index() -> Any:
     """Published polls, newest first, a join-code box, and the member's own polls."""
     me = await session_account()
     cursor = request.args.get("cursor", "")
-    before_id = int(cursor) if cursor.isdigit() and 0 < int(cursor) < 2**31 else None
+    number = form_number(cursor)
+    before_id = number if number is not None and 0 < number < 2**31 else None
     page = await polls.list_polls(
         me.id if me else None, mine=False, limit=PAGE_SIZE, before_id=before_id
     )

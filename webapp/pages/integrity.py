@@ -9,9 +9,9 @@ from typing import Any
 from quart import Blueprint, Response, render_template, request, url_for
 
 from webapp import integrity, invites
-from webapp.clients import client_address, limit_in_poll
+from webapp.clients import client_key, limit_in_poll
 from webapp.errors import DomainError
-from webapp.pages.forms import back_to_poll, is_htmx
+from webapp.pages.forms import back_to_poll, form_number, is_htmx
 from webapp.pages.polls import poll_page, require_member
 from webapp.pages.session import start_session
 
@@ -23,7 +23,7 @@ async def redeem_invite(poll_id: int) -> Any:
     """Use a one-time invite code: this browser becomes the code's voter in this poll."""
     code = (await request.form).get("code", "")
     try:
-        await limit_in_poll(poll_id, "invite", client_address())
+        await limit_in_poll(poll_id, "invite", client_key())
         voter = await invites.redeem(poll_id, code)
     except DomainError as error:
         return await poll_page(poll_id, error)
@@ -36,7 +36,7 @@ async def issue_invite_codes(poll_id: int) -> Any:
     """Issue more invite codes for my poll."""
     me = await require_member()
     raw = (await request.form).get("count", "")
-    count = int(raw) if raw.isdigit() and len(raw) <= 4 else 0
+    count = form_number(raw, 4) or 0
     try:
         await invites.issue_codes(poll_id, me.id, count)
     except DomainError as error:

@@ -12,7 +12,7 @@ from webapp.accounts import Account
 from webapp.api.polls import MAX_OPTIONS, PollCreate
 from webapp.clients import limit
 from webapp.errors import Conflict, DomainError, Forbidden, Invalid
-from webapp.pages.forms import back_to_poll, is_htmx, retry_headers, validate
+from webapp.pages.forms import back_to_poll, form_number, is_htmx, retry_headers, validate
 from webapp.pages.session import SignInRequired, session_account
 from webapp.polls import PollChanges, PollView
 
@@ -35,7 +35,8 @@ def _cap(raw: str) -> int | str | None:
     raw = raw.strip()
     if not raw:
         return None
-    return int(raw) if raw.isdigit() and len(raw) <= 6 else raw
+    number = form_number(raw, 6)
+    return raw if number is None else number
 
 
 def _poll_form(form: MultiDict[str, str]) -> dict[str, Any]:
@@ -220,11 +221,12 @@ async def vote(poll_id: int) -> Any:
     """Vote for an option; in a multiple-choice poll a second tap takes it back."""
     me = await require_member(allow_guest=True)
     raw = (await request.form).get("option_id", "")
-    option_id = int(raw) if raw.isdigit() and len(raw) <= 10 and 0 < int(raw) < 2**31 else 0
+    number = form_number(raw)
+    option_id = number if number is not None and 0 < number < 2**31 else 0
     try:
         poll, mine = await _as_seen_by(poll_id, me.id)
         if poll.allows_multiple and option_id in mine:
-            await votes.withdraw_votes(me.id, poll_id, option_id)
+            await clients.withdraw_votes(me, poll_id, option_id)
         else:
             await clients.cast_vote(me, poll_id, option_id)
     except DomainError as error:
@@ -237,7 +239,7 @@ async def withdraw(poll_id: int) -> Any:
     """Withdraw all of my votes in this poll."""
     me = await require_member(allow_guest=True)
     try:
-        await votes.withdraw_votes(me.id, poll_id)
+        await clients.withdraw_votes(me, poll_id)
     except DomainError as error:
         return await _after_vote(poll_id, me, error)
     return await _after_vote(poll_id, me)
@@ -280,12 +282,12 @@ async def set_results_hidden(poll_id: int) -> Any:
 @blueprint.post("/polls/<id:poll_id>/network-cap")
 async def set_network_cap(poll_id: int) -> Any:
     """Tighten or lift the cap of new guest ballots per network (0 lifts it)."""
-    raw = (await request.form).get("guest_network_cap", "").strip()
-    if not (raw.isdigit() and len(raw) <= 6):
+    cap = form_number((await request.form).get("guest_network_cap", ""), 6)
+    if cap is None:
         await require_member()
         error = Invalid("guest_network_cap", "The cap is a whole number: 0 lifts it.")
         return await poll_page(poll_id, error)
-    return await _change(poll_id, PollChanges(guest_network_cap=int(raw)))
+    return await _change(poll_id, PollChanges(guest_network_cap=cap))
 
 
 @blueprint.route("/polls/<id:poll_id>/delete", methods=["GET", "POST"])
