@@ -34,6 +34,19 @@ async def test_openapi_describes_every_endpoint_with_bodies(client: Client) -> N
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
+async def test_the_spec_is_the_api_alone_grouped_by_resource(client: Client) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    assert all(path.startswith("/api/v1/") for path in spec["paths"]), sorted(spec["paths"])
+    tags = {
+        tag
+        for operations in spec["paths"].values()
+        for operation in operations.values()
+        for tag in operation.get("tags", [])
+    }
+    assert {"Users", "Tokens", "Polls", "Votes and results"} <= tags
+    assert spec["paths"]["/api/v1/polls"]["post"]["tags"] == ["Polls"]
+
+
 async def test_docs_page_loads_its_assets_from_this_server(client: Client) -> None:
     response = await client.get("/docs")
     assert response.status_code == 200

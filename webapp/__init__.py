@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from quart import Quart
-from quart_schema import Info, QuartSchema
+from quart_schema import Info, QuartSchema, hide
 from werkzeug.routing import IntegerConverter
 
 from webapp import db, housekeeping, refusals
@@ -27,6 +27,14 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(map, min=1, max=2**31 - 1)
+
+
+def _only_the_api_in_the_spec(app: Quart) -> None:
+    """/openapi.json describes the JSON API: the browser's pages and forms stay out of it."""
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            view = app.view_functions[rule.endpoint]
+            hide(getattr(view, "__func__", view))  # static files: a bound method
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Quart:
@@ -70,6 +78,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     problems.register(app)
     live_results = live.setup(app, settings)
     pages.setup(app, settings)
+    _only_the_api_in_the_spec(app)
 
     app.extensions["limits"] = RateLimits(
         settings, shared_storage(settings, db.is_postgres_url(settings.database_url))

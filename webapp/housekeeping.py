@@ -48,7 +48,12 @@ async def prune(guest_age_s: int) -> Pruned:
     return Pruned(len(tokens), len(guests))
 
 
+FIRST_AFTER_S = 60.0
+
+
 async def run_periodically(guest_age_s: int, interval: float = INTERVAL_S) -> None:
+    """A minute after start (not while a deployment starts up), then every `interval`."""
+    await asyncio.sleep(FIRST_AFTER_S)
     while True:
         try:
             pruned = await prune(guest_age_s)

@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 
 from quart import Blueprint, request
+from quart_schema import tag_blueprint
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from webapp.api import integrity, polls, tokens, users, votes
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
-for child in (
-    users.blueprint,
-    tokens.blueprint,
-    polls.blueprint,
-    votes.blueprint,
-    integrity.blueprint,
+# Each resource is a group of its own on /docs.
+for child, group in (
+    (users.blueprint, "Users"),
+    (tokens.blueprint, "Tokens"),
+    (polls.blueprint, "Polls"),
+    (votes.blueprint, "Votes and results"),
+    (integrity.blueprint, "Invite codes and integrity"),
 ):
+    tag_blueprint(child, [group])
     blueprint.register_blueprint(child)
 
 
