@@ -193,3 +193,23 @@ async def test_a_cookie_session_from_a_foreign_origin_is_refused(
         assert (await next_of(ws, "results"))["poll_id"] == published["id"]
     async with browser.websocket(live(draft["id"]), headers=same_site) as ws:
         assert await close_code(ws) == 4404
+
+
+async def test_a_flood_of_client_messages_closes_with_1008(
+    client: Client, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    poll = await make_poll(await make_member())
+    async with client.websocket(live(poll["id"])) as ws:
+        await next_of(ws, "results")
+        for n in range(200):
+            await ws.send(f"message {n}")
+        assert await close_code(ws) == 1008
+
+
+def test_the_allowance_takes_a_burst_then_refills() -> None:
+    from webapp.live.routes import Allowance
+
+    allowance = Allowance(burst=3, per_second=1.0)
+    assert [allowance.take() for _ in range(4)] == [True, True, True, False]
+    allowance.at -= 2.0  # two seconds later, as far as the bucket knows
+    assert [allowance.take() for _ in range(3)] == [True, True, False]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -30,6 +31,10 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_TOO_BIG = 1009
+CLOSE_POLICY = 1008
+# Clients need send nothing: a few messages are ignored, a flood closes the socket.
+INCOMING_BURST = 20
+INCOMING_PER_S = 2.0
 CLOSE_SERVER_ERROR = 1011
 
 log = logging.getLogger(__name__)
@@ -62,12 +67,35 @@ async def _websocket_account() -> Account | None:
     return account
 
 
+class Allowance:
+    """A token bucket: `burst` messages at once, then `per_second` on average."""
+
+    def __init__(self, burst: int = INCOMING_BURST, per_second: float = INCOMING_PER_S) -> None:
+        self.burst, self.per_second = burst, per_second
+        self.tokens = float(burst)
+        self.at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 async def _read_until_too_big() -> None:
-    """Clients need send nothing; anything is ignored, but an oversize frame closes the socket."""
+    """Clients need send nothing; anything is ignored, but an oversize frame, or a flood of
+    them, closes the socket (reading and discarding costs the server for every message)."""
+    allowance = Allowance()
     while True:
         data = await websocket.receive()
         if len(data.encode() if isinstance(data, str) else data) > MAX_INCOMING:
             await websocket.close(CLOSE_TOO_BIG, "message too big")
+            return
+        if not allowance.take():
+            await websocket.close(CLOSE_POLICY, "too many messages")
             return
 
 
