@@ -125,6 +125,8 @@ class Settings:
     token_ttl_days: int = 30
     live_interval_ms: int = 75
     ping_interval_s: int = 15
+    stalled_viewer_s: int = 30
+    send_buffer_bytes: int = 32 * 1024
     cookie_secure: bool = False
     listen_database_url: str = ""
     proxy_hops: int = 0
@@ -166,6 +168,8 @@ class Settings:
             token_ttl_days=_int(env, "LIVEPOLLS_TOKEN_TTL_DAYS", 30),
             live_interval_ms=_int(env, "LIVEPOLLS_LIVE_INTERVAL_MS", 75),
             ping_interval_s=_non_negative(env, "LIVEPOLLS_PING_INTERVAL_S", 15),
+            stalled_viewer_s=_non_negative(env, "LIVEPOLLS_STALLED_VIEWER_S", 30),
+            send_buffer_bytes=_non_negative(env, "LIVEPOLLS_SEND_BUFFER_BYTES", 32 * 1024),
             cookie_secure=_flag(env, "LIVEPOLLS_COOKIE_SECURE", production),
             listen_database_url=env.get("LIVEPOLLS_LISTEN_DATABASE_URL", "").strip(),
             proxy_hops=_int(env, "LIVEPOLLS_PROXY_HOPS", 0),

@@ -93,10 +93,17 @@ class ProxyFix(ProxyFixMiddleware):
 
 
 def _tune(sockets: Sockets) -> None:
-    """Options that accepted connections inherit: keepalive and a bound on unacked data."""
+    """Options that accepted connections inherit: keepalive, a bound on unacked data, and a
+    fixed send buffer, so the kernel holds at most about twice that much for a client that
+    stops reading (autotuning would let it grow to tcp_wmem's maximum, 4 MiB by default)."""
+    from webapp.config import Settings
+
+    send_buffer = Settings.from_env().send_buffer_bytes
     for sock in sockets.insecure_sockets:
         if sock.family not in (socket.AF_INET, socket.AF_INET6):
             continue
+        if send_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if hasattr(socket, "TCP_USER_TIMEOUT"):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_MS)

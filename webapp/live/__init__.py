@@ -23,7 +23,7 @@ class Live:
         interval = settings.live_interval_ms / 1000
         builder = SnapshotBuilder(templates)
         self.hub = Hub(builder.load, builder, interval)
-        self.pinger = Pinger(settings.ping_interval_s)
+        self.pinger = Pinger(settings.ping_interval_s, settings.stalled_viewer_s)
         self.feed = (
             PostgresFeed(settings.listen_database_url or settings.database_url, self.hub, interval)
             if is_postgres_url(settings.database_url)

@@ -77,19 +77,37 @@ def _deflate_bits(connection: Any) -> int:
 
 
 PING = b"\x89\x00"  # FIN, ping, no payload
+CLOSE_STALLED = 1013  # "try again later": the connection could not keep up
 PING_TICK = 0.1  # seconds between two slices of the pings
 
 
 class FrameSink:
     """Writes prebuilt frames to one Hypercorn WebSocket connection's transport."""
 
-    __slots__ = ("_stream", "_writer", "_transport", "wbits", "__weakref__")
+    __slots__ = ("_stream", "_writer", "_transport", "wbits", "stalled_since", "__weakref__")
 
     def __init__(self, stream: Any, writer: asyncio.StreamWriter) -> None:
         self._stream = stream
         self._writer = writer
         self._transport = writer.transport
         self.wbits = _deflate_bits(stream.connection)
+        # When the socket last went over HIGH_WATER without draining since (None: it keeps up).
+        self.stalled_since: float | None = None
+
+    def _backed_up(self) -> bool:
+        if self._transport.get_write_buffer_size() <= HIGH_WATER:
+            self.stalled_since = None
+            return False
+        if self.stalled_since is None:
+            self.stalled_since = asyncio.get_running_loop().time()
+        return True
+
+    def close_stalled(self) -> None:
+        """Drop a connection that has not drained for too long: its unsent data goes with it
+        (a close frame is written first, though a peer that reads nothing never sees it)."""
+        if not self._transport.is_closing():
+            self._transport.write(struct.pack("!BBH", 0x88, 2, CLOSE_STALLED))
+            self._transport.abort()
 
     def _open(self) -> bool:
         return (
@@ -100,7 +118,7 @@ class FrameSink:
 
     def try_send(self, message: str) -> bool:
         """Write the message now if the socket keeps up; False: the caller queues it."""
-        if self._transport.get_write_buffer_size() > HIGH_WATER or not self._open():
+        if self._backed_up() or not self._open():
             return False
         self._transport.write(frame(message, self.wbits))
         return True
@@ -115,8 +133,10 @@ class FrameSink:
         if not self._open():
             return
         self._transport.write(frame(message, self.wbits))
+        self._backed_up()
         with contextlib.suppress(OSError):  # reset, or dropped by TCP_USER_TIMEOUT
             await self._writer.drain()
+        self._backed_up()
 
 
 class Pinger:
@@ -127,16 +147,32 @@ class Pinger:
     TCP_USER_TIMEOUT, set by webapp/server.py, then drop peers that stopped answering.)
     """
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, stalled_limit: float = 0) -> None:
         self.interval = interval
+        self.stalled_limit = stalled_limit
         self._sinks: weakref.WeakSet[FrameSink] = weakref.WeakSet()
         self._task: asyncio.Task[None] | None = None
+        self._stalls: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start pinging (from the app's start-up: the task must not carry a connection's
-        context); an interval of 0 means no pings."""
+        context); an interval of 0 means no pings. Also drops viewers whose sockets have not
+        drained for `stalled_limit` seconds (0: never)."""
         if self._task is None and self.interval > 0:
             self._task = asyncio.create_task(self._run())
+        if self._stalls is None and self.stalled_limit > 0:
+            self._stalls = asyncio.create_task(self._drop_stalled())
+
+    async def _drop_stalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, self.stalled_limit / 2))
+            now = loop.time()
+            for sink in list(self._sinks):
+                since = sink.stalled_since
+                if since is not None and now - since >= self.stalled_limit:
+                    sink.close_stalled()
+                    self._sinks.discard(sink)
 
     def add(self, sink: FrameSink) -> None:
         self._sinks.add(sink)
@@ -157,8 +193,9 @@ class Pinger:
                 await asyncio.sleep(self.interval / slices)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._stalls):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._stalls = None
