@@ -1,9 +1,11 @@
 """A fix to Hypercorn 0.18's WebSocket stream and one addition, applied when our server starts.
 
-The fix: the message size limit counts characters for text, and after refusing a message with
-1009 Hypercorn stops reading that batch of frames, so the client's close reply may never be
-handled and the connection stays open. Ours counts bytes, drops the refused message and keeps
-reading until the closing handshake completes.
+The fixes: the message size limit counts characters for text, and after refusing a message
+with 1009 Hypercorn stops reading that batch of frames, so the client's close reply may never
+be handled and the connection stays open. Ours counts bytes, drops the refused message and
+keeps reading until the closing handshake completes. And a frame wsproto cannot accept
+(invalid UTF-8, an unmasked frame, a reserved opcode) closed the connection without a close
+frame; ours sends wsproto's code (1007 or 1002) first.
 
 The addition: once a WebSocket is accepted, the app finds a `FrameSink` for it in
 `scope["extensions"]["livepolls.frames"]`, to write prebuilt frames straight to the socket
@@ -55,6 +57,11 @@ async def _handle_events(self: WSStream) -> None:
         elif isinstance(event, CloseConnection):
             if self.connection.state == ConnectionState.REMOTE_CLOSING:
                 await self._send_wsproto_event(event.response())
+            elif self.connection.state == ConnectionState.OPEN:
+                # Not the client's close but wsproto's verdict on what it sent (1007 for
+                # invalid UTF-8, 1002 for a protocol violation): tell the client before
+                # closing, as RFC 6455 asks, instead of dropping the connection mute.
+                await self._send_wsproto_event(CloseConnection(code=event.code))
             await self.send(StreamClosed(stream_id=self.stream_id))
 
 
