@@ -7,8 +7,6 @@ ProxyFix rewrites the connection's client before the app sees it).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import secrets
 
@@ -16,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from quart import current_app, request
 from werkzeug.sansio.response import Response
 
-from webapp import refusals, votes
+from webapp import keys, refusals, votes
 from webapp.accounts import Account
 from webapp.errors import TooManyRequests
 from webapp.results import Results
@@ -46,8 +44,7 @@ def network_of(address: str) -> str:
 
 
 def keyed_hash(kind: str, value: str) -> str:
-    secret = current_app.extensions["settings"].secret_key.encode()
-    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+    return keys.keyed_hash(current_app.extensions["settings"].secret_key, kind, value)
 
 
 def client_network() -> str:

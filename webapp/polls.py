@@ -127,6 +127,19 @@ async def poll_row(poll_id: int, viewer_id: int | None, *, lock: bool = False) -
 _CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
+def voting_for(
+    voting: Voting | None, allows_guests: bool | None, current: Voting | None = None
+) -> Voting | None:
+    """`voting`, or what the older `allows_guests` flag asks of a poll whose mode is
+    `current` (None: a new poll): true is guests; false turns guests (or a new poll) into
+    accounts and leaves invite codes alone. None: no change."""
+    if voting is not None or allows_guests is None:
+        return voting
+    if allows_guests:
+        return Voting.guests
+    return Voting.accounts if current in (None, Voting.guests) else None
+
+
 def normalize_code(code: str) -> str:
     """A code as people type it (any case, dashes, spaces) in its stored form."""
     return "".join(char for char in code.upper()[:64] if char in _CODE_CHARS)[:32]
@@ -313,12 +326,7 @@ def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
             values[Poll.question] = changes.question
         if changes.allows_multiple is not None:
             values[Poll.allows_multiple] = changes.allows_multiple
-    voting = changes.voting
-    if voting is None and changes.allows_guests is not None:
-        if changes.allows_guests:
-            voting = Voting.guests
-        elif row["voting"] == Voting.guests:
-            voting = Voting.accounts
+    voting = voting_for(changes.voting, changes.allows_guests, Voting(row["voting"]))
     for column, value in (
         (Poll.voting, voting),
         (Poll.guest_network_cap, changes.guest_network_cap),

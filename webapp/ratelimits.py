@@ -9,8 +9,6 @@ or an email in the clear. A refused hit raises TooManyRequests before any work i
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import time
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from limits.storage import storage_from_string
 
 from webapp.config import ConfigError, Settings
 from webapp.errors import TooManyRequests
+from webapp.keys import keyed_hash
 
 # rule -> (setting, shared by every worker?)
 RULES = {
@@ -75,7 +74,7 @@ def shared_storage(settings: Settings, postgres: bool) -> Storage:
 class RateLimits:
     def __init__(self, settings: Settings, shared: Storage, local: Storage | None = None) -> None:
         self._enabled = settings.rate_limits
-        self._secret = settings.secret_key.encode()
+        self._secret = settings.secret_key
         shared_limiter = FixedWindowRateLimiter(shared)
         local_limiter = FixedWindowRateLimiter(local or MemoryStorage())
         self._rules: dict[str, Rule] = {}
@@ -86,16 +85,13 @@ class RateLimits:
             limiter = shared_limiter if is_shared else local_limiter
             self._rules[name] = Rule(name, tuple(parse_many(text)), limiter)
 
-    def key(self, value: str) -> str:
-        return hmac.new(self._secret, value.encode(), hashlib.sha256).hexdigest()[:32]
-
     async def hit(self, rule: str, value: str) -> None:
         """Count one attempt at `rule` by `value` (an address, an email, an account id);
         over the limit: TooManyRequests with the seconds until the window resets."""
         found = self._rules.get(rule)
         if not self._enabled or found is None:
             return
-        key = self.key(value)
+        key = keyed_hash(self._secret, rule, value)
         for item in found.items:
             if not await found.limiter.hit(item, rule, key):
                 stats = await found.limiter.get_window_stats(item, rule, key)

@@ -70,14 +70,13 @@ ADD_VOTE_PG_SQL = (
     " UPDATE poll SET seq = seq + 1, voters = voters + {} WHERE id = {} RETURNING seq"
 )
 # A voter's ballot: opened with their first vote in a poll, closed when they withdraw the last.
-_BALLOT = (
+OPEN_BALLOT_SQL = (
     'INSERT INTO ballot (poll, "user", kind, device, network, created_at)'
     ' VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (poll, "user") DO NOTHING'
 )
-OPEN_BALLOT_SQL = _BALLOT
 # On PostgreSQL a first vote opens the ballot in the same round trip as its other writes.
-ADD_FIRST_VOTE_PG_SQL = f"WITH ballot_opened AS ({_BALLOT}), " + ADD_VOTE_PG_SQL.removeprefix(
-    "WITH "
+ADD_FIRST_VOTE_PG_SQL = f"WITH ballot_opened AS ({OPEN_BALLOT_SQL}), " + (
+    ADD_VOTE_PG_SQL.removeprefix("WITH ")
 )
 CLOSE_BALLOT_SQL = 'DELETE FROM ballot WHERE poll = {} AND "user" = {}'
 # Under the poll's lock, so the answer still holds when the ballot goes in.

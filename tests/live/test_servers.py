@@ -833,16 +833,27 @@ if DB_KIND == "postgres":
                 viewers = [
                     await stack.enter_async_context(watch(server, poll["id"])) for _ in range(24)
                 ]
-                await asyncio.sleep(1.5)  # counts go out at most once a second
+                # Each viewer's latest count, until every worker's viewers report it in full:
+                # counts never exceed a worker's viewers, so the sum below reaches the number
+                # of workers that took some only once every count is final.
+                latest = [0] * len(viewers)
+                settled = asyncio.Event()
 
-                async def last_count(ws: ClientConnection) -> int:
-                    count = 0
+                async def follow(index: int, ws: ClientConnection) -> None:
+                    while True:
+                        latest[index] = (await next_of(ws, "viewers", 30))["count"]
+                        if all(latest) and round(sum(1 / count for count in latest), 6) == 2:
+                            settled.set()
+
+                readers = [asyncio.create_task(follow(i, ws)) for i, ws in enumerate(viewers)]
+                try:
                     with contextlib.suppress(TimeoutError):
-                        while True:
-                            count = (await next_of(ws, "viewers", 0.3))["count"]
-                    return count
-
-                final = await asyncio.gather(*(last_count(ws) for ws in viewers))
+                        await asyncio.wait_for(settled.wait(), 15)
+                finally:
+                    for reader in readers:
+                        reader.cancel()
+                    await asyncio.gather(*readers, return_exceptions=True)
+                final = list(latest)
         assert all(final), final
         assert round(sum(1 / count for count in final), 6) == 2, sorted(final)
 

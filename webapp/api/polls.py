@@ -36,16 +36,13 @@ VotingMode = Literal["accounts", "guests", "invite_codes"]
 NetworkCap = Annotated[int, Field(ge=0, le=100_000)]
 
 
-def _voting(voting: str | None, allows_guests: bool | None) -> Voting | None:
-    """`voting`, or the older `allows_guests` flag it replaces; the two must agree."""
-    if allows_guests is None:
-        return Voting(voting) if voting is not None else None
-    implied = Voting.guests if allows_guests else Voting.accounts
-    if voting is not None and Voting(voting) != implied:
-        if allows_guests or voting == "guests":
-            raise ValueError("allows_guests and voting disagree: send voting alone")
-        return Voting(voting)  # allows_guests false with invite codes: no guests indeed
-    return implied
+def _agree(voting: str | None, allows_guests: bool | None) -> None:
+    """`voting` and the older `allows_guests` flag, sent together, must not contradict
+    (`allows_guests: false` with invite codes is true: no guests there)."""
+    if voting is None or allows_guests is None:
+        return
+    if allows_guests != (voting == "guests"):
+        raise ValueError("allows_guests and voting disagree: send voting alone")
 
 
 class PollCreate(StrictModel):
@@ -62,12 +59,13 @@ class PollCreate(StrictModel):
 
     @model_validator(mode="after")
     def _voting_agrees(self) -> PollCreate:
-        _voting(self.voting, self.allows_guests)
+        _agree(self.voting, self.allows_guests)
         return self
 
     @property
     def voting_mode(self) -> Voting:
-        return _voting(self.voting, self.allows_guests) or Voting.accounts
+        voting = Voting(self.voting) if self.voting else None
+        return polls.voting_for(voting, self.allows_guests) or Voting.accounts
 
     async def create(self, creator_id: int, default_cap: int) -> PollView:
         """Create this poll (the API and the form both come through here)."""
@@ -117,7 +115,7 @@ class PollUpdate(StrictModel):
         nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
         if nulls:
             raise ValueError(f"null is not a value for {', '.join(nulls)}: leave the field out")
-        _voting(self.voting, self.allows_guests)
+        _agree(self.voting, self.allows_guests)
         return self
 
 
