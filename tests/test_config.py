@@ -13,7 +13,7 @@ from webapp.config import ConfigError, Settings
 def test_defaults_use_a_sqlite_file_in_the_data_folder(tmp_path: Path) -> None:
     settings = Settings.from_env({"LIVEPOLLS_DATA_DIR": str(tmp_path)})
     assert settings.database_url == f"sqlite:///{tmp_path / 'livepolls.sqlite3'}"
-    assert settings.max_body_bytes == 16 * 1024
+    assert settings.max_body_bytes == 64 * 1024
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from quart.typing import TestClientProtocol as Client
+
+from webapp.text import PATTERN
 
 API_PATHS = {
     "/api/v1/users",
@@ -56,3 +59,56 @@ async def test_docs_page_loads_its_assets_from_this_server(client: Client) -> No
     assert "<script>" not in page  # no inline script
     for asset in assets:
         assert (await client.get(asset)).status_code == 200
+
+
+async def test_every_error_an_operation_can_answer_is_declared_as_a_problem(
+    client: Client,
+) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    assert "Problem" in spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            name = f"{method.upper()} {path}"
+            statuses = {int(status) for status in operation["responses"]}
+            assert 503 in statuses, name
+            if "{" in path:
+                assert 404 in statuses, name
+            if "requestBody" in operation:
+                assert {400, 413, 415, 422} <= statuses, name
+                assert operation["requestBody"]["required"] is True, name
+            if operation.get("security"):
+                assert 401 in statuses, name
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    content = response["content"]["application/problem+json"]
+                    assert content["schema"] == {"$ref": "#/components/schemas/Problem"}, name
+    votes = spec["paths"]["/api/v1/polls/{poll_id}/votes"]["post"]["responses"]
+    assert {"403", "409", "422", "429"} <= set(votes)
+    assert "Retry-After" in votes["429"]["headers"]
+
+
+async def test_path_ids_are_documented_as_the_ids_the_routes_take(client: Client) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    (poll_id,) = spec["paths"]["/api/v1/polls/{poll_id}"]["get"]["parameters"]
+    assert poll_id["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+async def test_an_id_past_the_range_is_a_404_for_every_method(client: Client, method: str) -> None:
+    """Werkzeug answered 405 (with a wrong Allow) when a converter refused the number."""
+    for poll_id in ("2147483648", "9999999999"):
+        response = await client.open(f"/api/v1/polls/{poll_id}", method=method, json={})
+        assert response.status_code == 404, (method, poll_id, response.status_code)
+    existing = await client.open("/api/v1/polls/2147483647", method=method, json={})
+    assert existing.status_code != 405
+
+
+async def test_text_fields_carry_the_pattern_their_validation_applies(client: Client) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    body = spec["paths"]["/api/v1/polls"]["post"]["requestBody"]["content"]["application/json"]
+    properties = body["schema"]["properties"]
+    assert properties["question"]["pattern"] == PATTERN
+    assert properties["options"]["items"]["pattern"] == PATTERN
+    assert properties["options"]["uniqueItems"] is True
+    update = spec["paths"]["/api/v1/polls/{poll_id}"]["patch"]["requestBody"]["content"]
+    assert update["application/json"]["schema"]["minProperties"] == 1

@@ -64,7 +64,7 @@ async def test_the_report_matches_a_scripted_attack(limited: Quart) -> None:
     bot.address = "203.0.113.200"
     assert (await bot.vote(poll_id, options[2])).status == 409
     # And it guesses an invite code.
-    assert (await bot.redeem_invite(poll_id, "GUESS-GUESS")).status == 404
+    assert (await bot.redeem_invite(poll_id, "GUESS-GUESS")).status == 403
 
     report = await report_until(limited, poll_id, owner_token, refused_total=6)
     assert report["ballots"] == {"accounts": 1, "guests": 3, "codes": 0, "total": 4}

@@ -231,7 +231,7 @@ async def test_a_code_casts_and_changes_one_ballot_and_cannot_be_redeemed_twice(
     unknown = await app.test_client().post(
         f"/api/v1/polls/{poll_id}/invite-codes/redeem", json={"code": "NOPE-NOPE"}
     )
-    assert unknown.status_code == 404
+    assert unknown.status_code == 403
     await refusals.flush()
     report = await integrity.report(poll_id, 1)
     assert report.refused["code"] == 3

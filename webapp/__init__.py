@@ -9,24 +9,14 @@ from typing import Any
 
 from quart import Quart
 from quart_schema import Info, QuartSchema, hide
-from werkzeug.routing import IntegerConverter
 
 from webapp import db, housekeeping, refusals
 from webapp.config import Settings
 from webapp.passwords import Passwords
 from webapp.ratelimits import RateLimits, shared_storage
+from webapp.routing import IdConverter
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class IdConverter(IntegerConverter):
-    """A database id in canonical decimal, 1 to 2**31-1: "01", "+1" or other scripts' digits
-    ("١") do not match the route (404), so one poll has one URL."""
-
-    regex = r"[1-9][0-9]{0,9}"
-
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(map, min=1, max=2**31 - 1)
 
 
 def _only_the_api_in_the_spec(app: Quart) -> None:
@@ -55,6 +45,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     app.extensions["passwords"] = Passwords(
         settings.password_time_cost, settings.password_memory_kib, settings.password_concurrency
     )
+    from webapp.api.contract import ContractProvider
+
     QuartSchema(
         app,
         info=Info(title="livepolls API", version="1.0.0"),
@@ -64,6 +56,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
         swagger_ui_path=None,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
         conversion_preference="pydantic",
+        openapi_provider_class=ContractProvider,
     )
 
     from webapp import docs, health, live, pages

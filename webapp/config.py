@@ -117,7 +117,7 @@ class Settings:
     production: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
-    max_body_bytes: int = 16 * 1024
+    max_body_bytes: int = 64 * 1024
     db_pool_size: int = 10
     password_time_cost: int = 3
     password_memory_kib: int = 64 * 1024
@@ -160,7 +160,7 @@ class Settings:
             production=production,
             host=env.get("LIVEPOLLS_HOST", "127.0.0.1"),
             port=_int(env, "LIVEPOLLS_PORT", 8000),
-            max_body_bytes=_int(env, "LIVEPOLLS_MAX_BODY_BYTES", 16 * 1024),
+            max_body_bytes=_int(env, "LIVEPOLLS_MAX_BODY_BYTES", 64 * 1024),
             db_pool_size=_int(env, "LIVEPOLLS_DB_POOL_SIZE", 10),
             password_time_cost=_int(env, "LIVEPOLLS_ARGON2_TIME_COST", 3),
             password_memory_kib=_int(env, "LIVEPOLLS_ARGON2_MEMORY_KIB", 64 * 1024),

@@ -84,18 +84,18 @@ async def redeem(poll_id: int, code: str) -> Account:
     (and counted in the poll's report)."""
     try:
         return await _redeem(poll_id, normalize_code(code))
-    except (NotFound, Conflict):
+    except (NotFound, Forbidden, Conflict):
         refusals.note(poll_id, "code")
         raise
 
 
 @shielded
 async def _redeem(poll_id: int, code: str) -> Account:
-    await poll_row(poll_id, None)
     async with write_transaction():
         rows = await InviteCode.raw(FIND_SQL, code, poll_id)
-        if not rows:
-            raise NotFound("This is not an invite code of this poll.")
+        if not rows:  # a credential that admits nobody: 403, whichever poll it names
+            raise Forbidden("This is not an invite code of this poll.")
+        await poll_row(poll_id, None)
         if rows[0]["user"] is not None:
             raise Conflict("This invite code has already been used.")
         voter = User(name=VOTER_NAME, email="", password_hash="", is_guest=True)

@@ -5,6 +5,11 @@ among them, which PostgreSQL refuses and SQLite stores), lone surrogates and bid
 controls (which can make a label read backwards), and is empty, hence refused, if nothing but
 invisible characters remain. `same_key` is what two options must differ in: options that
 only differ in case, width, invisible characters or spacing look alike and are duplicates.
+
+`PATTERN` is the same rule as a regular expression, for the OpenAPI document: a text matches
+it exactly when `clean` accepts it and leaves something visible. Only characters of the Basic
+Multilingual Plane are trimmed as invisible: the format characters beyond it are the tag
+characters of emoji flags, which end a flag and must stay.
 """
 
 from __future__ import annotations
@@ -18,7 +23,40 @@ BIDI_CONTROLS = frozenset(
 
 
 def _invisible(char: str) -> bool:
+    if ord(char) > 0xFFFF:
+        return False
     return char.isspace() or unicodedata.category(char) in ("Cf", "Zs", "Zl", "Zp")
+
+
+def _refused(char: str) -> bool:
+    return char in BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cs")
+
+
+def _char_class(chars: list[int], negate: bool = False) -> str:
+    """A regex character class of these BMP code points, as \\uXXXX ranges."""
+    ranges: list[tuple[int, int]] = []
+    for code in chars:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    body = "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
+    return f"[{'^' if negate else ''}{body}]"
+
+
+def _pattern() -> str:
+    bmp = [chr(code) for code in range(0x10000)]
+    trimmed = [ord(c) for c in bmp if _invisible(c) and c not in BIDI_CONTROLS]
+    # Lone surrogates are no Unicode scalar values: no JSON Schema string holds one, and
+    # regex engines refuse them in a class (clean refuses them all the same).
+    refused = [ord(c) for c in bmp if _refused(c) and unicodedata.category(c) != "Cs"]
+    edge = _char_class(trimmed)
+    inner = _char_class(refused, negate=True)
+    visible = _char_class(sorted(set(trimmed) | set(refused)), negate=True)
+    return f"^{edge}*{visible}(?:{inner}*{visible})?{edge}*$"
+
+
+PATTERN = _pattern()
 
 
 def clean(text: str) -> str:

@@ -339,7 +339,7 @@ async def test_signup_body_over_the_size_limit_is_413(
     app: Quart, client: TestClientProtocol
 ) -> None:
     limit = app.extensions["settings"].max_body_bytes
-    assert limit == 16 * 1024
+    assert limit == 64 * 1024
     body = signup(name="x" * (limit + 1))
 
     response = await client.post(USERS, json=body)

@@ -13,7 +13,8 @@ from quart_schema import validate_request, validate_response
 from webapp import accounts, integrity, invites
 from webapp.accounts import Account
 from webapp.api.auth import login_required
-from webapp.api.models import StrictModel
+from webapp.api.contract import problems
+from webapp.api.models import INTEGRAL, StrictModel
 from webapp.clients import client_key, limit_in_poll
 from webapp.integrity import IntegrityReport
 from webapp.invites import InviteCodeView
@@ -22,7 +23,7 @@ blueprint = Blueprint("integrity", __name__)
 
 
 class InviteCodesCreate(StrictModel):
-    count: Annotated[int, Field(ge=1, le=invites.MAX_PER_REQUEST)]
+    count: Annotated[int, Field(ge=1, le=invites.MAX_PER_REQUEST), INTEGRAL]
 
 
 class InviteCodeRedeem(StrictModel):
@@ -49,6 +50,7 @@ class VoterToken:
 
 
 @blueprint.post("/polls/<id:poll_id>/invite-codes")
+@problems(403, 409)
 @login_required
 @validate_request(InviteCodesCreate)
 @validate_response(InviteCodesIssued, 201)
@@ -61,6 +63,7 @@ async def post_invite_codes(
 
 
 @blueprint.get("/polls/<id:poll_id>/invite-codes")
+@problems(403)
 @login_required
 @validate_response(InviteCodeList)
 async def get_invite_codes(poll_id: int, account: Account) -> InviteCodeList:
@@ -69,6 +72,7 @@ async def get_invite_codes(poll_id: int, account: Account) -> InviteCodeList:
 
 
 @blueprint.post("/polls/<id:poll_id>/invite-codes/redeem")
+@problems(403, 409, 429)
 @validate_request(InviteCodeRedeem)
 @validate_response(VoterToken, 201)
 async def post_redeem_invite_code(poll_id: int, data: InviteCodeRedeem) -> tuple[VoterToken, int]:
@@ -81,6 +85,7 @@ async def post_redeem_invite_code(poll_id: int, data: InviteCodeRedeem) -> tuple
 
 
 @blueprint.get("/polls/<id:poll_id>/integrity")
+@problems(403)
 @login_required
 @validate_response(IntegrityReport)
 async def get_integrity(poll_id: int, account: Account) -> IntegrityReport:

@@ -5,35 +5,83 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from webapp.routing import MAX_ID
 from webapp.tables import EMAIL_MAX, NAME_MAX, OPTION_MAX, QUESTION_MAX
-from webapp.text import clean
-
-MAX_ID = 2**31 - 1
+from webapp.text import PATTERN, clean
 
 
-def _cleaned(max_length: int, min_length: int = 1) -> Callable[[str], str]:
+def _cleaned(max_length: int) -> Callable[[str], str]:
     def check(text: str) -> str:
-        text = clean(text)
-        if len(text) < min_length:
-            raise ValueError("must not be empty (spaces and invisible characters do not count)")
         if len(text) > max_length:
             raise ValueError(f"should have at most {max_length} characters")
+        text = clean(text)
+        if not text:
+            raise ValueError("must not be empty (spaces and invisible characters do not count)")
+        if len(text) > max_length:  # a few characters grow under NFC
+            raise ValueError(f"should have at most {max_length} characters once normalised")
         return text
 
     return check
 
 
-def _schema(max_length: int, min_length: int = 1) -> WithJsonSchema:
-    return WithJsonSchema({"type": "string", "minLength": min_length, "maxLength": max_length})
+def _schema(max_length: int) -> WithJsonSchema:
+    """What `_cleaned` accepts, as JSON Schema: the length as sent, and `text.PATTERN`."""
+    return WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": PATTERN}
+    )
 
 
 # Text normalised and checked by webapp.text.clean, then measured.
 NameText = Annotated[str, AfterValidator(_cleaned(NAME_MAX)), _schema(NAME_MAX)]
 QuestionText = Annotated[str, AfterValidator(_cleaned(QUESTION_MAX)), _schema(QUESTION_MAX)]
 OptionText = Annotated[str, AfterValidator(_cleaned(OPTION_MAX)), _schema(OPTION_MAX)]
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _integral(value: object) -> object:
+    """JSON counts 3.0 as an integer, as JSON Schema does: take it as 3 (3.5 is refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# For an integer in a body: strict (no "3", no true) but for a float with nothing after the
+# point. It goes after the Field: constraints after a validator drop out of the JSON Schema.
+INTEGRAL = BeforeValidator(_integral)
+Id = Annotated[int, Field(ge=1, le=MAX_ID), INTEGRAL]
+
+
+def _email(address: str) -> str:
+    """An address as email-validator reads it: syntax only, no DNS, and `.test` domains
+    allowed (a self-hosted server may well live at one); other special-use names such as
+    `.local` are refused."""
+    if len(address) > EMAIL_MAX:
+        raise ValueError(f"should have at most {EMAIL_MAX} characters")
+    if clean(address) != address:
+        raise ValueError("must not contain control or invisible characters")
+    try:
+        checked = validate_email(address, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from None
+    return str(checked.normalized)
+
+
+# A new account's address.
+AccountEmail = Annotated[
+    str,
+    AfterValidator(_email),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "email",
+            "maxLength": EMAIL_MAX,
+            "description": "Syntax is checked, not delivery. Special-use domains other than "
+            "`.test` (such as `.local` or `.onion`) are refused.",
+        }
+    ),
+]
 # An email as typed at sign-in: any text without control characters (looked up, not stored).
 EmailText = Annotated[str, AfterValidator(_cleaned(EMAIL_MAX)), _schema(EMAIL_MAX)]
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from quart import Blueprint, current_app, url_for
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from webapp import polls
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
-from webapp.api.models import MAX_ID, OptionText, QuestionText, StrictModel
+from webapp.api.contract import problems
+from webapp.api.models import INTEGRAL, MAX_ID, OptionText, QuestionText, StrictModel
 from webapp.clients import limit
 from webapp.errors import Forbidden, Unauthorized
 from webapp.polls import PollChanges, PollPage, PollView
@@ -22,7 +23,16 @@ blueprint = Blueprint("polls", __name__)
 
 MIN_OPTIONS = 2
 MAX_OPTIONS = 20
-Options = Annotated[list[OptionText], Field(min_length=MIN_OPTIONS, max_length=MAX_OPTIONS)]
+Options = Annotated[
+    list[OptionText],
+    Field(
+        min_length=MIN_OPTIONS,
+        max_length=MAX_OPTIONS,
+        description="Distinct options: two that differ only in case, width, spacing or "
+        "invisible characters look alike and are refused as duplicates.",
+        json_schema_extra={"uniqueItems": True},
+    ),
+]
 
 
 def _distinct(options: list[str] | None) -> list[str] | None:
@@ -33,7 +43,44 @@ def _distinct(options: list[str] | None) -> list[str] | None:
 
 Visibility = Literal["always", "after_vote", "after_close"]
 VotingMode = Literal["accounts", "guests", "invite_codes"]
-NetworkCap = Annotated[int, Field(ge=0, le=100_000)]
+NetworkCap = Annotated[int, Field(ge=0, le=100_000), INTEGRAL]
+
+
+# `voting` and `allows_guests` sent together must agree, as JSON Schema (without `not`: a
+# `false` property schema is "left out").
+AGREEING = {
+    "anyOf": [
+        {"properties": {"voting": False}},
+        {"properties": {"allows_guests": False}},
+        {"properties": {"voting": {"type": "null"}}},
+        {"properties": {"allows_guests": {"type": "null"}}},
+        {"properties": {"voting": {"const": "guests"}, "allows_guests": {"const": True}}},
+        {
+            "properties": {
+                "voting": {"enum": ["accounts", "invite_codes"]},
+                "allows_guests": {"const": False},
+            }
+        },
+    ]
+}
+
+
+def _create_schema(schema: dict[str, Any]) -> None:
+    schema.update(AGREEING)
+    schema["properties"]["allows_guests"]["deprecated"] = True
+
+
+def _update_schema(schema: dict[str, Any]) -> None:
+    """Every field may be left out, none may be null, and at least one must be sent."""
+    for field in schema["properties"].values():
+        field.pop("default", None)
+        choices = [choice for choice in field.pop("anyOf", []) if choice != {"type": "null"}]
+        if len(choices) == 1:
+            field.update(choices[0])
+        elif choices:
+            field["anyOf"] = choices
+    schema["minProperties"] = 1
+    _create_schema(schema)
 
 
 def _agree(voting: str | None, allows_guests: bool | None) -> None:
@@ -46,6 +93,8 @@ def _agree(voting: str | None, allows_guests: bool | None) -> None:
 
 
 class PollCreate(StrictModel):
+    model_config = StrictModel.model_config | ConfigDict(json_schema_extra=_create_schema)
+
     question: QuestionText
     options: Options
     is_published: bool = False
@@ -95,6 +144,8 @@ class PollCreate(StrictModel):
 
 
 class PollUpdate(StrictModel):
+    model_config = StrictModel.model_config | ConfigDict(json_schema_extra=_update_schema)
+
     question: QuestionText | None = None
     options: Options | None = None
     allows_multiple: bool | None = None
@@ -121,18 +172,19 @@ class PollUpdate(StrictModel):
 
 class PollQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
-    cursor: Annotated[str | None, Field(pattern=r"^[0-9]{1,10}$")] = None
+    # Polls with a smaller id than the cursor; past the largest id, every poll.
+    cursor: Annotated[str | None, Field(pattern=r"^[1-9][0-9]{0,9}$")] = None
     mine: bool = False
 
-    @field_validator("cursor")
-    @classmethod
-    def _cursor_in_range(cls, cursor: str | None) -> str | None:
-        if cursor is not None and not 1 <= int(cursor) <= MAX_ID:
-            raise ValueError("not a cursor from this API")
-        return cursor
+    @property
+    def before_id(self) -> int | None:
+        if self.cursor is None or int(self.cursor) > MAX_ID:
+            return None
+        return int(self.cursor)
 
 
 @blueprint.post("/polls")
+@problems(403, 429)
 @login_required
 @validate_request(PollCreate)
 @validate_response(PollView, 201)
@@ -146,6 +198,7 @@ async def post_poll(data: PollCreate, account: Account) -> tuple[PollView, int, 
 
 
 @blueprint.get("/polls")
+@problems(401)
 @validate_querystring(PollQuery)
 @validate_response(PollPage)
 async def list_polls(query_args: PollQuery) -> PollPage:
@@ -157,11 +210,12 @@ async def list_polls(query_args: PollQuery) -> PollPage:
         account.id if account else None,
         mine=query_args.mine,
         limit=query_args.limit,
-        before_id=int(query_args.cursor) if query_args.cursor else None,
+        before_id=query_args.before_id,
     )
 
 
 @blueprint.get("/polls/<id:poll_id>")
+@problems(401)
 @validate_response(PollView)
 async def get_poll(poll_id: int) -> PollView:
     """A poll with its options and counts. Drafts are visible only to their creator."""
@@ -170,6 +224,7 @@ async def get_poll(poll_id: int) -> PollView:
 
 
 @blueprint.patch("/polls/<id:poll_id>")
+@problems(403, 409)
 @login_required
 @validate_request(PollUpdate)
 @validate_response(PollView)
@@ -185,6 +240,7 @@ async def patch_poll(poll_id: int, data: PollUpdate, account: Account) -> PollVi
 
 
 @blueprint.delete("/polls/<id:poll_id>")
+@problems(403)
 @login_required
 async def delete_poll(poll_id: int, account: Account) -> tuple[str, int]:
     """Delete a poll with its options and votes."""

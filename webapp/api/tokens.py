@@ -13,6 +13,7 @@ from quart_schema import validate_request, validate_response
 from webapp import accounts
 from webapp.accounts import Account
 from webapp.api.auth import bearer_token, login_required
+from webapp.api.contract import problems
 from webapp.api.models import EmailText, StrictModel
 from webapp.clients import limit_sign_in
 from webapp.passwords import MAX_LENGTH
@@ -33,6 +34,7 @@ class TokenIssued:
 
 
 @blueprint.post("/auth/tokens")
+@problems(401, 429)
 @validate_request(TokenCreate)
 @validate_response(TokenIssued, 201)
 async def post_token(data: TokenCreate) -> tuple[TokenIssued, int]:

@@ -6,32 +6,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, EmailStr, Field
+from pydantic import Field
 from quart import Blueprint, current_app, url_for
 from quart_schema import validate_request, validate_response
 
 from webapp import accounts
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
-from webapp.api.models import NameText, StrictModel
+from webapp.api.contract import problems
+from webapp.api.models import AccountEmail, NameText, StrictModel
 from webapp.clients import client_key, limit
 from webapp.errors import NotFound
 from webapp.passwords import MAX_LENGTH, MIN_LENGTH
-from webapp.tables import EMAIL_MAX
-from webapp.text import clean
 
 blueprint = Blueprint("users", __name__)
 
 
-def _no_controls(email: str) -> str:
-    if clean(email) != email:
-        raise ValueError("must not contain control or invisible characters")
-    return email
-
-
 class UserCreate(StrictModel):
     name: NameText
-    email: Annotated[EmailStr, Field(max_length=EMAIL_MAX), AfterValidator(_no_controls)]
+    email: AccountEmail
     password: Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 
@@ -45,6 +38,7 @@ class UserProfile:
 
 
 @blueprint.post("/users")
+@problems(409, 429)
 @validate_request(UserCreate)
 @validate_response(Account, 201)
 async def post_user(data: UserCreate) -> tuple[Account, int, dict[str, str]]:
@@ -65,6 +59,7 @@ async def get_me(account: Account) -> Account:
 
 
 @blueprint.get("/users/<id:user_id>")
+@problems(401)
 @validate_response(UserProfile)
 async def get_user(user_id: int) -> UserProfile:
     """A user's public profile; the email only when it is the caller."""

@@ -10,6 +10,7 @@ from quart_schema import validate_request, validate_response
 from webapp import clients, polls, votes
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
+from webapp.api.contract import problems
 from webapp.api.models import Id, StrictModel
 from webapp.results import Results
 
@@ -27,6 +28,7 @@ class MyVotes:
 
 
 @blueprint.post("/polls/<id:poll_id>/votes")
+@problems(403, 409, 422, 429)
 @login_required
 @validate_request(VoteCast)
 @validate_response(Results, 201)
@@ -38,6 +40,7 @@ async def post_vote(poll_id: int, data: VoteCast, account: Account) -> tuple[Res
 
 
 @blueprint.delete("/polls/<id:poll_id>/votes/<id:option_id>")
+@problems(409, 422, 429)
 @login_required
 async def delete_vote(poll_id: int, option_id: int, account: Account) -> tuple[str, int]:
     """Withdraw one choice."""
@@ -46,6 +49,7 @@ async def delete_vote(poll_id: int, option_id: int, account: Account) -> tuple[s
 
 
 @blueprint.delete("/polls/<id:poll_id>/votes")
+@problems(409, 429)
 @login_required
 async def delete_votes(poll_id: int, account: Account) -> tuple[str, int]:
     """Withdraw all of the caller's votes in this poll."""
@@ -62,6 +66,7 @@ async def get_my_votes(poll_id: int, account: Account) -> MyVotes:
 
 
 @blueprint.get("/polls/<id:poll_id>/results")
+@problems(401)
 @validate_response(Results)
 async def get_results(poll_id: int) -> Results:
     """Counts per option, total votes and distinct voters."""

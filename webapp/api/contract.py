@@ -1,0 +1,153 @@
+"""The API contract: every status an operation can answer is in /openapi.json.
+
+quart-schema documents the successes declared with `validate_response`; this provider adds the
+problems (RFC 9457, `application/problem+json`), some derived from the operation itself and
+the rest declared on the handler with `@problems(...)`:
+
+- every operation: 503 (the database is unreachable);
+- a path parameter: 404 (no such resource, or an id that is not canonical decimal);
+- a JSON body: 400 (not UTF-8, not JSON, nested too deeply), 413 (over the size limit),
+  415 (not sent as JSON) and 422 (fails validation, with the fields named);
+- a query string: 422;
+- a bearer token required: 401.
+
+Path ids are documented as the integers the `id` converter matches (1 to 2**31-1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from quart_schema.openapi import OpenAPIProvider
+from werkzeug.routing import BaseConverter, Rule
+
+from webapp.routing import MAX_ID, IdConverter
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PROBLEMS_ATTRIBUTE = "_livepolls_problems"
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An RFC 9457 problem: what went wrong, and for 422 which fields.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message", "type"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+WHY = {
+    400: "The body is not valid UTF-8 or JSON, or nests too deeply.",
+    401: "No valid bearer token: missing where one is required, or invalid, expired or revoked.",
+    403: "Signed in, but not allowed to do this.",
+    404: "No such resource (or not visible to you).",
+    409: "Conflicts with the resource's current state.",
+    413: "The body is larger than the server accepts.",
+    415: "The body was not sent as JSON.",
+    422: "The request is well-formed but not valid: `errors` names each field.",
+    429: "Too many requests: wait for `Retry-After` seconds.",
+    503: "The database is unreachable: try again after `Retry-After` seconds.",
+}
+
+
+def problems(*statuses: int) -> Callable[[F], F]:
+    """Declare the problem statuses a handler can answer beyond those derived from its route,
+    body, query string and security."""
+
+    def decorate(handler: F) -> F:
+        setattr(handler, PROBLEMS_ATTRIBUTE, frozenset(statuses))
+        return handler
+
+    return decorate
+
+
+def problem_response(status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": WHY.get(status, HTTPStatus(status).phrase),
+        "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+    }
+    if status in (429, 503):
+        response["headers"] = {"Retry-After": RETRY_AFTER}
+    return response
+
+
+def derived_statuses(operation: dict[str, Any]) -> set[int]:
+    statuses = {503}
+    parameters = operation.get("parameters", [])
+    if any(parameter["in"] == "path" for parameter in parameters):
+        statuses.add(404)
+    if any(parameter["in"] == "query" for parameter in parameters):
+        statuses.add(422)
+    if "requestBody" in operation:
+        statuses |= {400, 413, 415, 422}
+    if operation.get("security"):
+        statuses.add(401)
+    return statuses
+
+
+class ContractProvider(OpenAPIProvider):
+    def schema(self) -> dict[str, Any]:
+        spec = super().schema()
+        spec["components"]["schemas"]["Problem"] = PROBLEM_SCHEMA
+        return spec
+
+    def build_paths(self, rule: Rule) -> tuple[dict, dict]:
+        paths, components = super().build_paths(rule)
+        view = self._app.view_functions[rule.endpoint]
+        declared: frozenset[int] = getattr(view, PROBLEMS_ATTRIBUTE, frozenset())
+        for operations in paths.values():
+            for method, operation in operations.items():
+                responses = dict(operation["responses"])
+                for status in sorted(derived_statuses(operation) | declared):
+                    responses[status] = problem_response(status)
+                if method == "delete" and not responses.keys() & {200, 201, 204}:
+                    responses[204] = {"description": "Done: nothing to send back."}
+                operation["responses"] = responses
+        return paths, components
+
+    def build_request_body(self, model: Any, mimetype: Any) -> tuple[dict[str, Any], dict]:
+        """A body is required wherever one is read (without one, the answer is a 415)."""
+        body, components = super().build_request_body(model, mimetype)
+        body["required"] = True
+        return body, components
+
+    def build_querystring_parameters(self, model: Any) -> tuple[list[dict[str, Any]], dict]:
+        """A query string has no null: a parameter is sent or left out."""
+        parameters, components = super().build_querystring_parameters(model)
+        for parameter in parameters:
+            schema = parameter["schema"]
+            if schema.get("default", 0) is None:
+                del schema["default"]
+            choices = [choice for choice in schema.pop("anyOf", []) if choice != {"type": "null"}]
+            if len(choices) == 1:
+                schema.update(choices[0])
+            elif choices:
+                schema["anyOf"] = choices
+        return parameters, components
+
+    def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
+        parameter = super().build_path_parameter(name, converter)
+        if isinstance(converter, IdConverter):
+            parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        return parameter
