@@ -1,10 +1,6 @@
-"""Piccolo's configuration: the engine comes from DATABASE_URL (see webapp.config)."""
+"""For the `piccolo` command run in a checkout: the app's own configuration is
+webapp/piccolo_conf.py (the app names it in PICCOLO_CONF itself)."""
 
-from piccolo.conf.apps import AppRegistry
+from webapp.piccolo_conf import APP_REGISTRY, DB
 
-from webapp.config import database_url
-from webapp.db import make_engine
-
-DB = make_engine(database_url())
-
-APP_REGISTRY = AppRegistry(apps=["webapp.piccolo_app"])
+__all__ = ["APP_REGISTRY", "DB"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from pathlib import Path
+import os
 from typing import Any
 
 from quart import Quart
@@ -14,9 +14,11 @@ from webapp import db, housekeeping, refusals
 from webapp.config import Settings
 from webapp.passwords import Passwords
 from webapp.ratelimits import RateLimits, shared_storage
+from webapp.resources import STATIC, TEMPLATES
 from webapp.routing import IdConverter
 
-ROOT = Path(__file__).resolve().parent.parent
+# Piccolo finds its engine through this module (it defaults to a top-level piccolo_conf).
+os.environ.setdefault("PICCOLO_CONF", "webapp.piccolo_conf")
 
 
 def _only_the_api_in_the_spec(app: Quart) -> None:
@@ -32,8 +34,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     settings = dataclasses.replace(Settings.from_env(), **(overrides or {}))
     app = Quart(
         __name__,
-        static_folder=str(ROOT / "static"),
-        template_folder=str(ROOT / "templates"),
+        static_folder=str(STATIC),
+        template_folder=str(TEMPLATES),
     )
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -42,7 +42,7 @@ def make_engine(url: str) -> Engine:
 
 
 def engine() -> Engine:
-    from piccolo_conf import DB
+    from webapp.piccolo_conf import DB
 
     return DB
 

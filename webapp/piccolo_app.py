@@ -1,9 +1,8 @@
-"""Piccolo app config: our tables and the top-level piccolo_migrations folder."""
-
-from pathlib import Path
+"""Piccolo app config: our tables and the migrations folder (webapp.resources)."""
 
 from piccolo.conf.apps import AppConfig
 
+from webapp.resources import MIGRATIONS
 from webapp.tables import (
     AuthToken,
     Ballot,
@@ -15,8 +14,6 @@ from webapp.tables import (
     User,
     Vote,
 )
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "piccolo_migrations"
 
 APP_CONFIG = AppConfig(
     app_name="livepolls",
