@@ -10,7 +10,7 @@ from typing import Any
 from quart import Quart
 from quart_schema import Info, QuartSchema, hide
 
-from webapp import db, housekeeping, refusals
+from webapp import db, housekeeping, logs, refusals
 from webapp.config import Settings
 from webapp.passwords import Passwords
 from webapp.ratelimits import RateLimits, shared_storage
@@ -67,6 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 
     adapters.install()
 
+    logs.register(app, settings)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(docs.blueprint)
     app.register_blueprint(health.blueprint)

@@ -84,6 +84,25 @@ def data_dir(env: dict[str, str] | None = None) -> Path:
     return Path(env.get("LIVEPOLLS_DATA_DIR") or DEFAULT_DATA_DIR)
 
 
+ENVIRONMENTS = ("development", "production")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of `choices` (case-insensitive): a typo such as LIVEPOLLS_ENV=prod is an error,
+    not a quiet fall back to the default."""
+    raw = env.get(name, "").strip() or default
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+
+
+def _environment(env: dict[str, str]) -> str:
+    return _choice(env, "LIVEPOLLS_ENV", ENVIRONMENTS, "development")
+
+
 def database_url(env: dict[str, str] | None = None) -> str:
     """The configured database: DATABASE_URL, or a SQLite file in the data folder."""
     env = dict(os.environ) if env is None else env
@@ -144,11 +163,14 @@ class Settings:
     guest_network_cap: int = 100
     guest_network_window_s: int = 3600
     guest_prune_after_s: int = 86400
+    log_level: str = "INFO"
+    log_format: str = "text"
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ) if env is None else env
-        production = env.get("LIVEPOLLS_ENV", "development").lower() == "production"
+        production = _environment(env) == "production"
         fields = cls.__dataclass_fields__
         limits = {
             field: _limits(env, name, str(fields[field].default))
@@ -183,5 +205,8 @@ class Settings:
             guest_network_cap=_non_negative(env, "LIVEPOLLS_GUEST_NETWORK_CAP", 100),
             guest_network_window_s=_positive(env, "LIVEPOLLS_GUEST_NETWORK_WINDOW_S", 3600),
             guest_prune_after_s=_positive(env, "LIVEPOLLS_GUEST_PRUNE_AFTER_S", 86400),
+            log_level=_choice(env, "LIVEPOLLS_LOG_LEVEL", LOG_LEVELS, "INFO"),
+            log_format=_choice(env, "LIVEPOLLS_LOG_FORMAT", LOG_FORMATS, "text"),
+            access_log=_flag(env, "LIVEPOLLS_ACCESS_LOG", False),
             **limits,
         )

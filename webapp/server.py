@@ -31,7 +31,8 @@ from hypercorn.config import Config, Sockets
 from hypercorn.middleware import ProxyFixMiddleware
 from hypercorn.utils import wrap_app
 
-from webapp import hypercorn_patches
+from webapp import hypercorn_patches, logs
+from webapp.config import Settings
 from webapp.live.routes import MAX_INCOMING
 
 log = logging.getLogger("livepolls.server")
@@ -58,7 +59,8 @@ def make_config(host: str, port: int) -> Config:
     config.websocket_ping_interval = None
     config.websocket_max_message_size = MAX_INCOMING
     config.graceful_timeout = 5.0
-    config.errorlog = "-"
+    # Hypercorn's lines go through our handler (webapp.logs): one format, request ids.
+    config.errorlog = logging.getLogger("hypercorn.error")
     return config
 
 
@@ -96,8 +98,6 @@ def _tune(sockets: Sockets) -> None:
     """Options that accepted connections inherit: keepalive, a bound on unacked data, and a
     fixed send buffer, so the kernel holds at most about twice that much for a client that
     stops reading (autotuning would let it grow to tcp_wmem's maximum, 4 MiB by default)."""
-    from webapp.config import Settings
-
     send_buffer = Settings.from_env().send_buffer_bytes
     for sock in sockets.insecure_sockets:
         if sock.family not in (socket.AF_INET, socket.AF_INET6):
@@ -163,6 +163,7 @@ def _event_loop() -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def _worker(config: Config, sockets: Sockets | None, stop: ProcessEvent | None = None) -> None:
+    logs.configure(Settings.from_env())
     hypercorn_patches.apply()
     if sockets is None:  # one of several workers: a listening socket of its own
         sockets = config.create_sockets()
@@ -188,6 +189,7 @@ def _reserve_port(config: Config) -> socket.socket:
 
 
 def serve(host: str, port: int, workers: int = 1) -> None:
+    logs.configure(Settings.from_env())
     config = make_config(host, port)
     if workers <= 1:
         sockets = config.create_sockets()
