@@ -61,13 +61,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
         openapi_provider_class=ContractProvider,
     )
 
-    from webapp import docs, health, live, pages
+    # Imported here, not at the top: the serving parent imports this package but must not
+    # load prometheus-client's values before it has chosen the workers' metrics folder.
+    from webapp import docs, health, live, metrics, pages
     from webapp.api import adapters, problems
     from webapp.api import blueprint as api_blueprint
 
     adapters.install()
 
     logs.register(app, settings)
+    metrics.register(app)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(docs.blueprint)
     app.register_blueprint(health.blueprint)

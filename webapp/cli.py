@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import socket
 
 import asyncpg
@@ -40,14 +41,23 @@ def migrate() -> None:
 
 
 def serve(host: str, port: int, workers: int) -> None:
-    """Apply migrations, then run Hypercorn."""
-    from webapp import server
+    """Apply migrations, then run Hypercorn (with several workers, in a metrics folder)."""
+    from webapp import metrics_folder
 
     if workers > 1 and not is_postgres_url(database_url()):
         raise SystemExit("SQLite runs in one process: use --workers 1, or set DATABASE_URL.")
     migrate()
     print(f"livepolls on http://{host}:{port} ({workers} worker(s))", flush=True)
-    server.serve(host, port, workers)
+    created = metrics_folder.prepare() if workers > 1 else None
+    # Only now: webapp.server imports prometheus-client (through the app), which reads the
+    # folder's name once, at import.
+    from webapp import server
+
+    try:
+        server.serve(host, port, workers)
+    finally:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
 
 
 def demo(host: str, port: int) -> None:

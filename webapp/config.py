@@ -166,6 +166,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     access_log: bool = False
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -208,5 +209,6 @@ class Settings:
             log_level=_choice(env, "LIVEPOLLS_LOG_LEVEL", LOG_LEVELS, "INFO"),
             log_format=_choice(env, "LIVEPOLLS_LOG_FORMAT", LOG_FORMATS, "text"),
             access_log=_flag(env, "LIVEPOLLS_ACCESS_LOG", False),
+            metrics_token=env.get("LIVEPOLLS_METRICS_TOKEN", "").strip(),
             **limits,
         )

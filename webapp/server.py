@@ -31,7 +31,7 @@ from hypercorn.config import Config, Sockets
 from hypercorn.middleware import ProxyFixMiddleware
 from hypercorn.utils import wrap_app
 
-from webapp import hypercorn_patches, logs
+from webapp import hypercorn_patches, logs, metrics_folder
 from webapp.config import Settings
 from webapp.live.routes import MAX_INCOMING
 
@@ -263,6 +263,7 @@ def _supervise(
         for index, process in enumerate(processes):
             if process.is_alive() or stopping():
                 continue
+            metrics_folder.mark_dead(process.pid or 0)
             now = time.monotonic()
             deaths = [t for t in deaths if now - t < RESTART_WINDOW_S] + [now]
             if len(deaths) > limit:
