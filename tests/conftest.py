@@ -42,7 +42,12 @@ postgres_only = pytest.mark.skipif(DB_KIND != "postgres", reason="needs PostgreS
 collect_ignore = (
     []
     if DB_KIND == "postgres"
-    else ["live/test_integrity_servers.py", "live/test_outage.py", "live/test_supervision.py"]
+    else [
+        "live/test_integrity_servers.py",
+        "live/test_metrics_servers.py",
+        "live/test_outage.py",
+        "live/test_supervision.py",
+    ]
 )
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 from collections.abc import Mapping
 
 import asyncpg
 
+from webapp import metrics
 from webapp.live.hub import Hub
 from webapp.tables import Poll
 
@@ -103,7 +105,8 @@ class PostgresFeed:
         known = poll_id in self._waiting
         self._waiting[poll_id] = _merge(self._waiting.get(poll_id), seq, known)
         if self._sender is None:
-            self._sender = asyncio.create_task(self._send())
+            # Not in the context of the request that changed the poll (see Hub._schedule).
+            self._sender = asyncio.create_task(self._send(), context=contextvars.Context())
 
     async def _send(self) -> None:
         try:
@@ -120,8 +123,11 @@ class PostgresFeed:
             await Poll.raw("SELECT pg_notify({}, {})", CHANNEL, payload)
         except Exception:
             log.exception("NOTIFY failed: %s", payload[:80])
+        else:
+            metrics.NOTIFY_SENT.inc()
 
     def _on_notice(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        metrics.NOTIFY_RECEIVED.inc()
         for poll_id, seq in decode(payload):
             self._hub.changed(poll_id, seq)
 

@@ -10,10 +10,14 @@ final state always follows the last change. Messages are built once per change, 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+from webapp import metrics
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +107,7 @@ class PollChannel:
     viewers_dirty: bool = False
     viewers_sent_at: float = float("-inf")
     flusher: asyncio.Task[None] | None = None
+    changed_at: float | None = None  # when the change awaiting delivery reached us
 
     def user_ids(self) -> frozenset[int]:
         return frozenset(v.user_id for v in self.viewers if v.user_id is not None)
@@ -158,6 +163,7 @@ class Hub:
         channel = self._channels.setdefault(poll_id, PollChannel())
         channel.viewers.add(viewer)
         channel.viewers_dirty = True
+        metrics.VIEWERS.inc()
         try:
             snapshot = channel.snapshot
             # Load afresh when a reload is pending: the cache may predate the latest change.
@@ -183,6 +189,7 @@ class Hub:
                         if kind == CLOSE:
                             return
         finally:
+            metrics.VIEWERS.dec()
             channel.viewers.discard(viewer)
             if channel.viewers:
                 channel.viewers_dirty = True
@@ -197,6 +204,8 @@ class Hub:
             return
         if seq is not None and channel.snapshot is not None and channel.snapshot.seq >= seq:
             return
+        if channel.changed_at is None:
+            channel.changed_at = time.perf_counter()
         channel.results_dirty = True
         self._schedule(poll_id, channel)
 
@@ -214,7 +223,12 @@ class Hub:
 
     def _schedule(self, poll_id: int, channel: PollChannel) -> None:
         if channel.flusher is None:
-            channel.flusher = asyncio.create_task(self._flush(poll_id, channel))
+            # In a context of its own: a copy of the viewer's or request's that scheduled it
+            # would keep that connection (its request context reaches all of it) alive for as
+            # long as the poll keeps changing, long after that viewer left.
+            channel.flusher = asyncio.create_task(
+                self._flush(poll_id, channel), context=contextvars.Context()
+            )
 
     async def _flush(self, poll_id: int, channel: PollChannel) -> None:
         try:
@@ -258,7 +272,12 @@ class Hub:
             return
         channel.snapshot = snapshot
         poll_changed = previous is None or previous.poll_version != snapshot.poll_version
+        changed_at, channel.changed_at = channel.changed_at, None
         await _each(channel, lambda v: self._deliver_to(v, snapshot, poll_changed=poll_changed))
+        # Once per delivery, not per viewer: a metric update costs a lock.
+        metrics.UPDATES.inc(len(channel.viewers))
+        if changed_at is not None:
+            metrics.FANOUT.observe(time.perf_counter() - changed_at)
 
     @staticmethod
     def _deliver_to(viewer: Viewer, snapshot: Snapshot, *, poll_changed: bool) -> None:
