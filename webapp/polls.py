@@ -10,6 +10,7 @@ from typing import Any
 from webapp import events
 from webapp.db import is_postgres, shielded, write_transaction
 from webapp.errors import Conflict, Forbidden, NotFound
+from webapp.inputs.polls import PollCreate, PollUpdate, voting_for
 from webapp.results import (
     Results,
     audience_sees,
@@ -125,19 +126,6 @@ async def poll_row(poll_id: int, viewer_id: int | None, *, lock: bool = False) -
 
 
 _CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-
-
-def voting_for(
-    voting: Voting | None, allows_guests: bool | None, current: Voting | None = None
-) -> Voting | None:
-    """`voting`, or what the older `allows_guests` flag asks of a poll whose mode is
-    `current` (None: a new poll): true is guests; false turns guests (or a new poll) into
-    accounts and leaves invite codes alone. None: no change."""
-    if voting is not None or allows_guests is None:
-        return voting
-    if allows_guests:
-        return Voting.guests
-    return Voting.accounts if current in (None, Voting.guests) else None
 
 
 def normalize_code(code: str) -> str:
@@ -257,6 +245,44 @@ async def list_polls(
 
 
 @shielded
+async def create_from(data: PollCreate, creator_id: int, default_cap: int) -> PollView:
+    """Create the poll sent (the API and the new-poll form both come through here)."""
+    cap = default_cap if data.guest_network_cap is None else data.guest_network_cap
+    return await create_poll(
+        creator_id,
+        data.question,
+        data.options,
+        is_published=data.is_published,
+        allows_multiple=data.allows_multiple,
+        voting=data.voting_mode,
+        guest_network_cap=cap,
+        results_visibility=ResultsVisibility(data.results_visibility),
+    )
+
+
+def draft_changes(data: PollCreate) -> PollChanges:
+    """A whole poll sent again, as an edit of a draft (publishing it if asked): the form."""
+    return PollChanges(
+        question=data.question,
+        options=data.options,
+        allows_multiple=data.allows_multiple,
+        voting=data.voting_mode,
+        guest_network_cap=data.guest_network_cap,
+        results_visibility=ResultsVisibility(data.results_visibility),
+        is_published=True if data.is_published else None,
+    )
+
+
+def changes_of(data: PollUpdate) -> PollChanges:
+    """The fields an edit sent (the API's PATCH), as the domain's change."""
+    values = data.model_dump(exclude_unset=True)
+    if "results_visibility" in values:
+        values["results_visibility"] = ResultsVisibility(values["results_visibility"])
+    if "voting" in values:
+        values["voting"] = Voting(values["voting"])
+    return PollChanges(**values)
+
+
 async def create_poll(
     creator_id: int,
     question: str,

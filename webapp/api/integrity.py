@@ -14,8 +14,8 @@ from webapp import accounts, integrity, invites
 from webapp.accounts import Account
 from webapp.api.auth import login_required
 from webapp.api.contract import problems
-from webapp.api.models import INTEGRAL, StrictModel
 from webapp.clients import client_key, limit_in_poll
+from webapp.inputs.fields import INTEGRAL, StrictModel
 from webapp.integrity import IntegrityReport
 from webapp.invites import InviteCodeView
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field
 from quart import Blueprint, current_app
 from quart_schema import validate_request, validate_response
 
@@ -14,16 +13,10 @@ from webapp import accounts
 from webapp.accounts import Account
 from webapp.api.auth import bearer_token, login_required
 from webapp.api.contract import problems
-from webapp.api.models import EmailText, StrictModel
 from webapp.clients import limit_sign_in
-from webapp.passwords import MAX_LENGTH
+from webapp.inputs.accounts import TokenCreate
 
 blueprint = Blueprint("tokens", __name__)
-
-
-class TokenCreate(StrictModel):
-    email: EmailText
-    password: Annotated[str, Field(min_length=1, max_length=MAX_LENGTH)]
 
 
 @dataclass

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import Field
 from quart import Blueprint, current_app, url_for
 from quart_schema import validate_request, validate_response
 
@@ -14,18 +12,11 @@ from webapp import accounts
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
 from webapp.api.contract import problems
-from webapp.api.models import AccountEmail, NameText, StrictModel
 from webapp.clients import client_key, limit
 from webapp.errors import NotFound
-from webapp.passwords import MAX_LENGTH, MIN_LENGTH
+from webapp.inputs.accounts import UserCreate
 
 blueprint = Blueprint("users", __name__)
-
-
-class UserCreate(StrictModel):
-    name: NameText
-    email: AccountEmail
-    password: Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 
 @dataclass

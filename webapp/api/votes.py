@@ -11,7 +11,7 @@ from webapp import clients, polls, votes
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
 from webapp.api.contract import problems
-from webapp.api.models import Id, StrictModel
+from webapp.inputs.fields import Id, StrictModel
 from webapp.results import Results
 
 blueprint = Blueprint("votes", __name__)

@@ -8,11 +8,10 @@ from pydantic import BaseModel
 from quart import Blueprint, current_app, redirect, render_template, request, url_for
 
 from webapp import accounts
-from webapp.api.models import NameText
-from webapp.api.tokens import TokenCreate
-from webapp.api.users import UserCreate
 from webapp.clients import client_key, device_id, ensure_device, limit, limit_sign_in
 from webapp.errors import Conflict, TooManyRequests, Unauthorized
+from webapp.inputs.accounts import TokenCreate, UserCreate
+from webapp.inputs.fields import NameText
 from webapp.pages.forms import safe_next, validate
 from webapp.pages.session import end_session, start_session
 

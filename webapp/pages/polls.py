@@ -9,9 +9,9 @@ from werkzeug.datastructures import MultiDict
 
 from webapp import clients, polls, votes
 from webapp.accounts import Account
-from webapp.api.polls import MAX_OPTIONS, PollCreate
 from webapp.clients import limit
 from webapp.errors import Conflict, DomainError, Forbidden, Invalid
+from webapp.inputs.polls import MAX_OPTIONS, PollCreate
 from webapp.pages.forms import back_to_poll, form_number, is_htmx, retry_headers, validate
 from webapp.pages.session import SignInRequired, session_account
 from webapp.polls import PollChanges, PollView
@@ -126,7 +126,9 @@ async def create_poll() -> Any:
     if data is None:
         return form_again
     await limit("poll_create", str(me.id))
-    poll = await data.create(me.id, current_app.extensions["settings"].guest_network_cap)
+    poll = await polls.create_from(
+        data, me.id, current_app.extensions["settings"].guest_network_cap
+    )
     return back_to_poll(poll.id)
 
 
@@ -152,7 +154,7 @@ async def edit_poll(poll_id: int) -> Any:
     data, form_again = await _submitted(poll_id)
     if data is None:
         return form_again
-    await polls.update_poll(poll_id, me.id, data.as_changes())
+    await polls.update_poll(poll_id, me.id, polls.draft_changes(data))
     return back_to_poll(poll_id)
 
 

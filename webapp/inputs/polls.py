@@ -1,0 +1,146 @@
+"""A poll as people send it: create (the API and the new-poll form) and edit (the API)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from webapp.inputs.fields import INTEGRAL, OptionText, QuestionText, StrictModel
+from webapp.tables import Voting
+from webapp.text import same_key
+
+MIN_OPTIONS = 2
+MAX_OPTIONS = 20
+Options = Annotated[
+    list[OptionText],
+    Field(
+        min_length=MIN_OPTIONS,
+        max_length=MAX_OPTIONS,
+        description="Distinct options: two that differ only in case, width, spacing or "
+        "invisible characters look alike and are refused as duplicates.",
+        json_schema_extra={"uniqueItems": True},
+    ),
+]
+
+
+def _distinct(options: list[str] | None) -> list[str] | None:
+    if options is not None and len({same_key(o) for o in options}) != len(options):
+        raise ValueError("options must be distinct")
+    return options
+
+
+Visibility = Literal["always", "after_vote", "after_close"]
+VotingMode = Literal["accounts", "guests", "invite_codes"]
+NetworkCap = Annotated[int, Field(ge=0, le=100_000), INTEGRAL]
+
+
+# `voting` and `allows_guests` sent together must agree, as JSON Schema (without `not`: a
+# `false` property schema is "left out").
+AGREEING = {
+    "anyOf": [
+        {"properties": {"voting": False}},
+        {"properties": {"allows_guests": False}},
+        {"properties": {"voting": {"type": "null"}}},
+        {"properties": {"allows_guests": {"type": "null"}}},
+        {"properties": {"voting": {"const": "guests"}, "allows_guests": {"const": True}}},
+        {
+            "properties": {
+                "voting": {"enum": ["accounts", "invite_codes"]},
+                "allows_guests": {"const": False},
+            }
+        },
+    ]
+}
+
+
+def _create_schema(schema: dict[str, Any]) -> None:
+    schema.update(AGREEING)
+    schema["properties"]["allows_guests"]["deprecated"] = True
+
+
+def _update_schema(schema: dict[str, Any]) -> None:
+    """Every field may be left out, none may be null, and at least one must be sent."""
+    for field in schema["properties"].values():
+        field.pop("default", None)
+        choices = [choice for choice in field.pop("anyOf", []) if choice != {"type": "null"}]
+        if len(choices) == 1:
+            field.update(choices[0])
+        elif choices:
+            field["anyOf"] = choices
+    schema["minProperties"] = 1
+    _create_schema(schema)
+
+
+def _agree(voting: str | None, allows_guests: bool | None) -> None:
+    """`voting` and the older `allows_guests` flag, sent together, must not contradict
+    (`allows_guests: false` with invite codes is true: no guests there)."""
+    if voting is None or allows_guests is None:
+        return
+    if allows_guests != (voting == "guests"):
+        raise ValueError("allows_guests and voting disagree: send voting alone")
+
+
+class PollCreate(StrictModel):
+    model_config = StrictModel.model_config | ConfigDict(json_schema_extra=_create_schema)
+
+    question: QuestionText
+    options: Options
+    is_published: bool = False
+    allows_multiple: bool = False
+    voting: VotingMode | None = None
+    allows_guests: bool | None = None
+    guest_network_cap: NetworkCap | None = None
+    results_visibility: Visibility = "always"
+
+    _distinct_options = field_validator("options")(_distinct)
+
+    @model_validator(mode="after")
+    def _voting_agrees(self) -> PollCreate:
+        _agree(self.voting, self.allows_guests)
+        return self
+
+    @property
+    def voting_mode(self) -> Voting:
+        voting = Voting(self.voting) if self.voting else None
+        return voting_for(voting, self.allows_guests) or Voting.accounts
+
+
+class PollUpdate(StrictModel):
+    model_config = StrictModel.model_config | ConfigDict(json_schema_extra=_update_schema)
+
+    question: QuestionText | None = None
+    options: Options | None = None
+    allows_multiple: bool | None = None
+    voting: VotingMode | None = None
+    allows_guests: bool | None = None
+    guest_network_cap: NetworkCap | None = None
+    results_visibility: Visibility | None = None
+    results_hidden: bool | None = None
+    is_published: bool | None = None
+    closed: bool | None = None
+
+    _distinct_options = field_validator("options")(_distinct)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> PollUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"null is not a value for {', '.join(nulls)}: leave the field out")
+        _agree(self.voting, self.allows_guests)
+        return self
+
+
+def voting_for(
+    voting: Voting | None, allows_guests: bool | None, current: Voting | None = None
+) -> Voting | None:
+    """`voting`, or what the older `allows_guests` flag asks of a poll whose mode is
+    `current` (None: a new poll): true is guests; false turns guests (or a new poll) into
+    accounts and leaves invite codes alone. None: no change."""
+    if voting is not None or allows_guests is None:
+        return voting
+    if allows_guests:
+        return Voting.guests
+    return Voting.accounts if current in (None, Voting.guests) else None
