@@ -63,8 +63,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 
     # Imported here, not at the top: the serving parent imports this package but must not
     # load prometheus-client's values before it has chosen the workers' metrics folder.
-    from webapp import docs, health, live, metrics, pages
-    from webapp.api import adapters, problems
+    from webapp import docs, failures, health, live, metrics, pages
+    from webapp.api import adapters
     from webapp.api import blueprint as api_blueprint
 
     adapters.install()
@@ -74,7 +74,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     app.register_blueprint(api_blueprint)
     app.register_blueprint(docs.blueprint)
     app.register_blueprint(health.blueprint)
-    problems.register(app)
+    failures.register(app)
     live_results = live.setup(app, settings)
     pages.setup(app, settings)
     _only_the_api_in_the_spec(app)
