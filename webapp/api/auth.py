@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 from quart import g, request
 from quart_schema import security_scheme
 
-from webapp.accounts import Account, account_for_token
+from webapp import callers
+from webapp.accounts import Account
 from webapp.errors import Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -18,17 +19,14 @@ BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def bearer_token() -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+    return callers.bearer_token(request.headers)
 
 
 async def current_account() -> Account | None:
     """The caller, or None when no credentials were sent; a bad token is a 401, not anonymity."""
     if "account" not in g:
         token = bearer_token()
-        account = await account_for_token(token) if token else None
+        account = await callers.token_account(token) if token else None
         if token and account is None:
             raise Unauthorized("The token is invalid, expired or revoked.")
         g.account = account

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from quart import Blueprint, current_app, websocket
 
 from webapp.accounts import Account, account_for_token
+from webapp.callers import session_account
 from webapp.errors import NotFound, Unauthorized
 from webapp.live.frames import FrameSink, Pinger
 from webapp.live.hub import CLOSE, Format, Hub
-from webapp.pages.session import session_account
 from webapp.polls import poll_row
 
 blueprint = Blueprint("live", __name__)

@@ -7,6 +7,7 @@ from typing import Any
 from quart import Quart, Response, abort, redirect, request, url_for
 from quart_auth import QuartAuth
 
+from webapp.callers import session_account
 from webapp.clients import device_id, ensure_device
 from webapp.config import Settings
 from webapp.pages.session import (
@@ -15,7 +16,6 @@ from webapp.pages.session import (
     SignInRequired,
     csrf_token,
     csrf_valid,
-    session_account,
 )
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

@@ -7,9 +7,9 @@ from typing import Any
 from quart import Blueprint, redirect, render_template, request, url_for
 
 from webapp import polls
+from webapp.callers import session_account
 from webapp.errors import NotFound
 from webapp.pages.forms import form_number
-from webapp.pages.session import session_account
 
 blueprint = Blueprint("home", __name__)
 

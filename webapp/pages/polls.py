@@ -9,11 +9,12 @@ from werkzeug.datastructures import MultiDict
 
 from webapp import clients, polls, votes
 from webapp.accounts import Account
+from webapp.callers import session_account
 from webapp.clients import limit
 from webapp.errors import Conflict, DomainError, Forbidden, Invalid
 from webapp.inputs.polls import MAX_OPTIONS, PollCreate
 from webapp.pages.forms import back_to_poll, form_number, is_htmx, retry_headers, validate
-from webapp.pages.session import SignInRequired, session_account
+from webapp.pages.session import SignInRequired
 from webapp.polls import PollChanges, PollView
 
 blueprint = Blueprint("polls", __name__)

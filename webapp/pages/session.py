@@ -1,7 +1,8 @@
 """The browser's cookie session (quart-auth) and its CSRF token.
 
 The cookie carries a random session token that is stored hashed, like API tokens, so signing
-out revokes it at once. Guests get the same kind of session for their guest user.
+out revokes it at once. Guests get the same kind of session for their guest user. Who the
+cookie belongs to is webapp.callers.session_account.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import timedelta
 from quart import current_app, g, session
 from quart_auth import AuthUser, current_user, login_user, logout_user
 
-from webapp.accounts import Account, account_for_token, issue_token, revoke_token
+from webapp.accounts import Account, issue_token, revoke_token
 
 
 class SignInRequired(Exception):
@@ -25,15 +26,6 @@ class SignInRequired(Exception):
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-
-
-async def session_account() -> Account | None:
-    """The account (or guest) behind this browser's cookie, if any."""
-    if "session_account" not in g:
-        token = current_user.auth_id
-        g.session_account = await account_for_token(token) if token else None
-    account: Account | None = g.session_account
-    return account
 
 
 async def start_session(account: Account) -> None:
