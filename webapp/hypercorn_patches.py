@@ -5,7 +5,9 @@ with 1009 Hypercorn stops reading that batch of frames, so the client's close re
 be handled and the connection stays open. Ours counts bytes, drops the refused message and
 keeps reading until the closing handshake completes. And a frame wsproto cannot accept
 (invalid UTF-8, an unmasked frame, a reserved opcode) closed the connection without a close
-frame; ours sends wsproto's code (1007 or 1002) first.
+frame; ours sends wsproto's code (1007 or 1002) first. And every closed connection (its
+TCPServer and protocol refer to each other) stayed in memory as a reference cycle until a
+full garbage collection; ours breaks the cycle when the connection ends.
 
 The addition: once a WebSocket is accepted, the app finds a `FrameSink` for it in
 `scope["extensions"]["livepolls.frames"]`, to write prebuilt frames straight to the socket
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.protocol.events import StreamClosed
 from hypercorn.protocol.ws_stream import WSStream
 from wsproto.connection import ConnectionState
@@ -85,6 +88,21 @@ async def _accept(self: WSStream, message: Any) -> None:
         extensions[FRAMES_EXTENSION] = FrameSink(self, writer)
 
 
+_original_run = TCPServer.run
+
+
+async def _run(self: TCPServer) -> None:
+    """Hypercorn's connection, then its reference cycle broken: the connection holds its
+    protocol, which holds the connection's own `protocol_send`. Every connection, a
+    long-lived viewer's above all, would otherwise stay in memory after it closed until one
+    of the collector's rare full collections (docs/benchmarks.md, "Viewer churn")."""
+    try:
+        await _original_run(self)
+    finally:
+        self.__dict__.pop("protocol", None)
+
+
 def apply() -> None:
     WSStream._handle_events = _handle_events  # type: ignore[method-assign]
     WSStream._accept = _accept  # type: ignore[method-assign]
+    TCPServer.run = _run  # type: ignore[method-assign]

@@ -87,7 +87,9 @@ class FrameSink:
     __slots__ = ("_stream", "_writer", "_transport", "wbits", "stalled_since", "__weakref__")
 
     def __init__(self, stream: Any, writer: asyncio.StreamWriter) -> None:
-        self._stream = stream
+        # Weakly: the sink lives in the stream's own scope, and a strong reference back would
+        # make a reference cycle of every connection, freed only by a full collection.
+        self._stream = weakref.ref(stream)
         self._writer = writer
         self._transport = writer.transport
         self.wbits = _deflate_bits(stream.connection)
@@ -110,9 +112,11 @@ class FrameSink:
             self._transport.abort()
 
     def _open(self) -> bool:
+        stream = self._stream()
         return (
-            not self._stream.closed
-            and self._stream.connection.state == ConnectionState.OPEN
+            stream is not None
+            and not stream.closed
+            and stream.connection.state == ConnectionState.OPEN
             and not self._transport.is_closing()
         )
 
@@ -137,6 +141,13 @@ class FrameSink:
         with contextlib.suppress(OSError):  # reset, or dropped by TCP_USER_TIMEOUT
             await self._writer.drain()
         self._backed_up()
+
+
+def _ping(sinks: list[weakref.ref[FrameSink]]) -> None:
+    for ref in sinks:
+        sink = ref()
+        if sink is not None:
+            sink.ping()
 
 
 class Pinger:
@@ -183,13 +194,14 @@ class Pinger:
     async def _run(self) -> None:
         # Spread over the interval, a slice every PING_TICK: pinging thousands of sockets at
         # once would bring their pongs back at once, a burst of work that delays whatever
-        # update is going out at the time.
+        # update is going out at the time. The sinks are held weakly meanwhile: a plain list
+        # would keep every viewer that left during the interval (its whole connection with
+        # it) in memory until the interval ends.
         slices = max(1, round(self.interval / PING_TICK))
         while True:
-            sinks = list(self._sinks)
+            sinks = [weakref.ref(sink) for sink in self._sinks]
             for i in range(slices):
-                for sink in sinks[i::slices]:
-                    sink.ping()
+                _ping(sinks[i::slices])
                 await asyncio.sleep(self.interval / slices)
 
     async def stop(self) -> None:

@@ -149,14 +149,14 @@ async def poll_live(poll_id: int) -> None:
     # This task sends the updates; one more reads whatever the client sends. (Two tasks per
     # viewer rather than three: with thousands of viewers each task's memory adds up.)
     reader = asyncio.create_task(_read_until_too_big())
-    this = asyncio.current_task()
+    this: asyncio.Task[Any] | None = asyncio.current_task()
     assert this is not None
     watching = True  # False once we stop: a callback already scheduled must not cancel us
     reader_ended = False
 
     def stop_sending(_: asyncio.Task[None]) -> None:
         nonlocal reader_ended
-        if watching:
+        if watching and this is not None:
             reader_ended = True
             this.cancel()
 
@@ -175,6 +175,11 @@ async def poll_live(poll_id: int) -> None:
         await websocket.close(CLOSE_SERVER_ERROR, "server error")
     finally:
         watching = False
+        # Quart cancels this task when the client leaves, and the task keeps that
+        # CancelledError, whose traceback keeps this frame: a reference from here to the task
+        # would make every closed viewer a reference cycle (the whole connection with it) that
+        # only the collector's rare full collections free (docs/benchmarks.md, "Viewer churn").
+        this = None
         reader.remove_done_callback(stop_sending)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
