@@ -63,3 +63,35 @@ def test_serve_refuses_several_workers_on_sqlite(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.sqlite3")
     with pytest.raises(SystemExit, match="SQLite runs in one process"):
         main(["serve", "--workers", "2"])
+
+
+def test_the_process_environment_is_read_through_pydantic_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LIVEPOLLS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("livepolls_port", "9123")  # names are case-insensitive
+    monkeypatch.setenv("LIVEPOLLS_PROXY_HOPS", "")  # empty counts as unset
+    settings = Settings.from_env()
+    assert settings.port == 9123 and settings.proxy_hops == 0
+    monkeypatch.setenv("LIVEPOLLS_ENV", "prod")
+    with pytest.raises(ConfigError, match="LIVEPOLLS_ENV must be one of development, production"):
+        Settings.from_env()
+
+
+def test_given_variables_are_all_that_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVEPOLLS_PORT", "not a number")
+    settings = Settings.from_env({"SECRET_KEY": "k", "LIVEPOLLS_PORT": "8080"})
+    assert settings.port == 8080
+
+
+def test_every_bad_variable_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(
+            {
+                "SECRET_KEY": "k",
+                "LIVEPOLLS_PORT": "eighty",
+                "LIVEPOLLS_LIMIT_SIGNUP_PER_ADDRESS": "x",
+            }
+        )
+    assert "LIVEPOLLS_PORT" in str(raised.value)
+    assert "LIVEPOLLS_LIMIT_SIGNUP_PER_ADDRESS" in str(raised.value)

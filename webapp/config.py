@@ -1,68 +1,29 @@
-"""Settings from the environment, with safe defaults."""
+"""Settings from the environment, with safe defaults.
+
+pydantic-settings reads and checks the variables (`Environment`: one field per variable,
+case-insensitive names); a value it cannot take, a typo such as LIVEPOLLS_ENV=prod included,
+is a ConfigError naming the variable at start, never a quiet default. `Settings` is what the
+app holds: the same values, derived where one decides another (`cookie_secure` follows
+production), frozen.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
 
 
 class ConfigError(RuntimeError):
     """The environment asks for something the app cannot run with."""
-
-
-def _int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def _non_negative(env: dict[str, str], name: str, default: int) -> int:
-    value = _int(env, name, default)
-    if value < 0:
-        raise ConfigError(f"{name} must be 0 or more, got {value}")
-    return value
-
-
-def _positive(env: dict[str, str], name: str, default: int) -> int:
-    value = _int(env, name, default)
-    if value < 1:
-        raise ConfigError(f"{name} must be 1 or more, got {value}")
-    return value
-
-
-def _flag(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
-
-
-def _limits(env: dict[str, str], name: str, default: str) -> str:
-    """A rate limit in the `limits` notation ("10/minute;100/hour"), or "off"."""
-    from limits import parse_many
-
-    raw = env.get(name, "").strip() or default
-    if raw.lower() in {"off", "0", "none"}:
-        return "off"
-    try:
-        parse_many(raw)
-    except ValueError as exc:
-        raise ConfigError(
-            f"{name} must look like '10/minute' or '5/hour;20/day', got {raw!r}"
-        ) from exc
-    return raw
 
 
 # Rate limits: (setting, environment variable, default). Sign-in, sign-up, guests, invite
@@ -89,18 +50,104 @@ LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-def _choice(env: dict[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
-    """One of `choices` (case-insensitive): a typo such as LIVEPOLLS_ENV=prod is an error,
-    not a quiet fall back to the default."""
-    raw = env.get(name, "").strip() or default
-    for choice in choices:
-        if raw.lower() == choice.lower():
-            return choice
-    raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+ENVIRONMENTS = ("development", "production")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-def _environment(env: dict[str, str]) -> str:
-    return _choice(env, "LIVEPOLLS_ENV", ENVIRONMENTS, "development")
+def _one_of(choices: tuple[str, ...]) -> Callable[[object], str]:
+    def pick(raw: object) -> str:
+        text = str(raw).strip()
+        for choice in choices:
+            if text.lower() == choice.lower():
+                return choice
+        raise ValueError(f"must be one of {', '.join(choices)}")
+
+    return pick
+
+
+def _limit(raw: str) -> str:
+    """A rate limit in the `limits` notation ("10/minute;100/hour"), or "off"."""
+    from limits import parse_many
+
+    raw = raw.strip()
+    if raw.lower() in {"off", "0", "none"}:
+        return "off"
+    try:
+        parse_many(raw)
+    except ValueError as exc:
+        raise ValueError("must look like '10/minute' or '5/hour;20/day'") from exc
+    return raw
+
+
+NonNegative = Annotated[int, Field(ge=0)]
+Positive = Annotated[int, Field(ge=1)]
+Limit = Annotated[str, AfterValidator(_limit)]
+Env = Annotated[str, BeforeValidator(_one_of(ENVIRONMENTS))]
+LogLevel = Annotated[str, BeforeValidator(_one_of(LOG_LEVELS))]
+LogFormat = Annotated[str, BeforeValidator(_one_of(LOG_FORMATS))]
+
+
+class Environment(BaseSettings):
+    """Every variable the app reads, as pydantic-settings parses it (an empty one counts as
+    unset)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", env_ignore_empty=True)
+
+    database_url: str = ""
+    secret_key: str = ""
+    livepolls_env: Env = "development"
+    livepolls_data_dir: str = ""
+    livepolls_host: str = "127.0.0.1"
+    livepolls_port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    livepolls_max_body_bytes: Positive = 64 * 1024
+    livepolls_db_pool_size: Positive = 10
+    livepolls_argon2_time_cost: Positive = 3
+    livepolls_argon2_memory_kib: Positive = 64 * 1024
+    livepolls_argon2_concurrency: Positive = os.cpu_count() or 2
+    livepolls_token_ttl_days: Positive = 30
+    livepolls_live_interval_ms: NonNegative = 75
+    livepolls_ping_interval_s: NonNegative = 15
+    livepolls_stalled_viewer_s: NonNegative = 30
+    livepolls_send_buffer_bytes: NonNegative = 32 * 1024
+    livepolls_cookie_secure: bool | None = None
+    livepolls_listen_database_url: str = ""
+    livepolls_proxy_hops: NonNegative = 0
+    livepolls_allowed_origins: str = ""
+    livepolls_rate_limits: bool = True
+    livepolls_rate_limit_storage: str = "database"
+    livepolls_limit_signin_per_address: Limit = "30/minute;200/hour"
+    livepolls_limit_signin_per_email: Limit = "10/15 minutes"
+    livepolls_limit_signup_per_address: Limit = "10/hour"
+    livepolls_limit_guests_per_address: Limit = "120/minute;1000/hour"
+    livepolls_limit_invites_per_address: Limit = "30/minute"
+    livepolls_limit_polls_per_account: Limit = "30/hour"
+    livepolls_limit_votes_per_account: Limit = "60/minute"
+    livepolls_limit_votes_per_address: Limit = "3000/minute"
+    livepolls_guest_network_cap: NonNegative = 100
+    livepolls_guest_network_window_s: Positive = 3600
+    livepolls_guest_prune_after_s: Positive = 86400
+    livepolls_log_level: LogLevel = "INFO"
+    livepolls_log_format: LogFormat = "text"
+    livepolls_access_log: bool = False
+    livepolls_metrics_token: str = ""
+
+    @classmethod
+    def read(cls, env: Mapping[str, str] | None = None) -> Environment:
+        """The process environment through pydantic-settings, or (tests) these variables
+        through the same fields; a ConfigError names each variable it cannot take."""
+        try:
+            if env is None:
+                return cls()
+            given = {name.lower(): value for name, value in env.items() if value.strip()}
+            return cls.model_validate({k: v for k, v in given.items() if k in cls.model_fields})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{str(error['loc'][0]).upper()} {error['msg'].removeprefix('Value error, ')}"
+                f", got {error.get('input')!r}"
+                for error in exc.errors(include_url=False)
+            )
+            raise ConfigError(problems) from None
 
 
 def database_url(env: dict[str, str] | None = None) -> str:
@@ -131,84 +178,83 @@ def _secret_key(env: dict[str, str], production: bool) -> str:
 
 @dataclass(frozen=True)
 class Settings:
+    """The app's settings (from `from_env`; tests replace fields with dataclasses.replace)."""
+
     database_url: str
     secret_key: str
-    production: bool = False
-    host: str = "127.0.0.1"
-    port: int = 8000
-    max_body_bytes: int = 64 * 1024
-    db_pool_size: int = 10
-    password_time_cost: int = 3
-    password_memory_kib: int = 64 * 1024
-    password_concurrency: int = 2
-    token_ttl_days: int = 30
-    live_interval_ms: int = 75
-    ping_interval_s: int = 15
-    stalled_viewer_s: int = 30
-    send_buffer_bytes: int = 32 * 1024
-    cookie_secure: bool = False
-    listen_database_url: str = ""
-    proxy_hops: int = 0
-    allowed_origins: tuple[str, ...] = ()
-    rate_limits: bool = True
-    rate_limit_storage: str = "database"
-    limit_signin_address: str = "30/minute;200/hour"
-    limit_signin_email: str = "10/15 minutes"
-    limit_signup: str = "10/hour"
-    limit_guest: str = "120/minute;1000/hour"
-    limit_invite: str = "30/minute"
-    limit_poll_create: str = "30/hour"
-    limit_vote_account: str = "60/minute"
-    limit_vote_address: str = "3000/minute"
-    guest_network_cap: int = 100
-    guest_network_window_s: int = 3600
-    guest_prune_after_s: int = 86400
-    log_level: str = "INFO"
-    log_format: str = "text"
-    access_log: bool = False
-    metrics_token: str = ""
+    production: bool
+    host: str
+    port: int
+    max_body_bytes: int
+    db_pool_size: int
+    password_time_cost: int
+    password_memory_kib: int
+    password_concurrency: int
+    token_ttl_days: int
+    live_interval_ms: int
+    ping_interval_s: int
+    stalled_viewer_s: int
+    send_buffer_bytes: int
+    cookie_secure: bool
+    listen_database_url: str
+    proxy_hops: int
+    allowed_origins: tuple[str, ...]
+    rate_limits: bool
+    rate_limit_storage: str
+    limit_signin_address: str
+    limit_signin_email: str
+    limit_signup: str
+    limit_guest: str
+    limit_invite: str
+    limit_poll_create: str
+    limit_vote_account: str
+    limit_vote_address: str
+    guest_network_cap: int
+    guest_network_window_s: int
+    guest_prune_after_s: int
+    log_level: str
+    log_format: str
+    access_log: bool
+    metrics_token: str
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ) if env is None else env
-        production = _environment(env) == "production"
-        fields = cls.__dataclass_fields__
-        limits = {
-            field: _limits(env, name, str(fields[field].default))
-            for field, name in RATE_LIMITS.items()
-        }
+        read = Environment.read(env)
+        variables = dict(os.environ) if env is None else env
+        production = read.livepolls_env == "production"
+        cookie_secure = read.livepolls_cookie_secure
         return cls(
-            database_url=database_url(env),
-            secret_key=_secret_key(env, production),
+            database_url=database_url(variables),
+            secret_key=_secret_key(variables, production),
             production=production,
-            host=env.get("LIVEPOLLS_HOST", "127.0.0.1"),
-            port=_int(env, "LIVEPOLLS_PORT", 8000),
-            max_body_bytes=_int(env, "LIVEPOLLS_MAX_BODY_BYTES", 64 * 1024),
-            db_pool_size=_int(env, "LIVEPOLLS_DB_POOL_SIZE", 10),
-            password_time_cost=_int(env, "LIVEPOLLS_ARGON2_TIME_COST", 3),
-            password_memory_kib=_int(env, "LIVEPOLLS_ARGON2_MEMORY_KIB", 64 * 1024),
-            password_concurrency=_int(env, "LIVEPOLLS_ARGON2_CONCURRENCY", os.cpu_count() or 2),
-            token_ttl_days=_int(env, "LIVEPOLLS_TOKEN_TTL_DAYS", 30),
-            live_interval_ms=_int(env, "LIVEPOLLS_LIVE_INTERVAL_MS", 75),
-            ping_interval_s=_non_negative(env, "LIVEPOLLS_PING_INTERVAL_S", 15),
-            stalled_viewer_s=_non_negative(env, "LIVEPOLLS_STALLED_VIEWER_S", 30),
-            send_buffer_bytes=_non_negative(env, "LIVEPOLLS_SEND_BUFFER_BYTES", 32 * 1024),
-            cookie_secure=_flag(env, "LIVEPOLLS_COOKIE_SECURE", production),
-            listen_database_url=env.get("LIVEPOLLS_LISTEN_DATABASE_URL", "").strip(),
-            proxy_hops=_int(env, "LIVEPOLLS_PROXY_HOPS", 0),
+            host=read.livepolls_host,
+            port=read.livepolls_port,
+            max_body_bytes=read.livepolls_max_body_bytes,
+            db_pool_size=read.livepolls_db_pool_size,
+            password_time_cost=read.livepolls_argon2_time_cost,
+            password_memory_kib=read.livepolls_argon2_memory_kib,
+            password_concurrency=read.livepolls_argon2_concurrency,
+            token_ttl_days=read.livepolls_token_ttl_days,
+            live_interval_ms=read.livepolls_live_interval_ms,
+            ping_interval_s=read.livepolls_ping_interval_s,
+            stalled_viewer_s=read.livepolls_stalled_viewer_s,
+            send_buffer_bytes=read.livepolls_send_buffer_bytes,
+            cookie_secure=production if cookie_secure is None else cookie_secure,
+            listen_database_url=read.livepolls_listen_database_url.strip(),
+            proxy_hops=read.livepolls_proxy_hops,
             allowed_origins=tuple(
                 origin.strip().rstrip("/")
-                for origin in env.get("LIVEPOLLS_ALLOWED_ORIGINS", "").split(",")
+                for origin in read.livepolls_allowed_origins.split(",")
                 if origin.strip()
             ),
-            rate_limits=_flag(env, "LIVEPOLLS_RATE_LIMITS", True),
-            rate_limit_storage=env.get("LIVEPOLLS_RATE_LIMIT_STORAGE", "").strip() or "database",
-            guest_network_cap=_non_negative(env, "LIVEPOLLS_GUEST_NETWORK_CAP", 100),
-            guest_network_window_s=_positive(env, "LIVEPOLLS_GUEST_NETWORK_WINDOW_S", 3600),
-            guest_prune_after_s=_positive(env, "LIVEPOLLS_GUEST_PRUNE_AFTER_S", 86400),
-            log_level=_choice(env, "LIVEPOLLS_LOG_LEVEL", LOG_LEVELS, "INFO"),
-            log_format=_choice(env, "LIVEPOLLS_LOG_FORMAT", LOG_FORMATS, "text"),
-            access_log=_flag(env, "LIVEPOLLS_ACCESS_LOG", False),
-            metrics_token=env.get("LIVEPOLLS_METRICS_TOKEN", "").strip(),
-            **limits,
+            rate_limits=read.livepolls_rate_limits,
+            rate_limit_storage=read.livepolls_rate_limit_storage.strip() or "database",
+            guest_network_cap=read.livepolls_guest_network_cap,
+            guest_network_window_s=read.livepolls_guest_network_window_s,
+            guest_prune_after_s=read.livepolls_guest_prune_after_s,
+            log_level=read.livepolls_log_level,
+            log_format=read.livepolls_log_format,
+            access_log=read.livepolls_access_log,
+            metrics_token=read.livepolls_metrics_token.strip(),
+            **{field: getattr(read, variable.lower()) for field, variable in RATE_LIMITS.items()},
         )
