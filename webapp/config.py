@@ -131,6 +131,7 @@ class Environment(BaseSettings):
     livepolls_log_format: LogFormat = "text"
     livepolls_access_log: bool = False
     livepolls_metrics_token: str = ""
+    livepolls_hypercorn_patches: bool = True
 
     @classmethod
     def read(cls, env: Mapping[str, str] | None = None) -> Environment:
@@ -216,6 +217,7 @@ class Settings:
     log_format: str
     access_log: bool
     metrics_token: str
+    hypercorn_patches: bool
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -256,5 +258,6 @@ class Settings:
             log_format=read.livepolls_log_format,
             access_log=read.livepolls_access_log,
             metrics_token=read.livepolls_metrics_token.strip(),
+            hypercorn_patches=read.livepolls_hypercorn_patches,
             **{field: getattr(read, variable.lower()) for field, variable in RATE_LIMITS.items()},
         )

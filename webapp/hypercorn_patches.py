@@ -15,15 +15,23 @@ The addition: once a WebSocket is accepted, the app finds a `FrameSink` for it i
 turns Hypercorn's own per-connection ping task off. Where the connection's writer cannot be
 found (HTTP/2, which our server does not offer), the extension is absent and the app sends
 through ASGI as usual.
+
+`apply` checks first that Hypercorn is the release these were written for (0.18) and has the
+internals they replace or reach through; if not, or if LIVEPOLLS_HYPERCORN_PATCHES=off, it
+patches nothing and says so in the log, and the worker keeps Hypercorn's own pings on
+(webapp/server.py): the app then runs on Hypercorn as released, without the fixes above.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from importlib.metadata import version
 from typing import Any
 
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.protocol.events import StreamClosed
+from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.ws_stream import WSStream
 from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping
@@ -31,6 +39,19 @@ from wsproto.frame_protocol import CloseReason
 
 from webapp.live.frames import FrameSink
 from webapp.live.routes import FRAMES_EXTENSION
+
+log = logging.getLogger(__name__)
+WRITTEN_FOR = "0.18."
+# What the patches replace, call or reach through.
+INTERNALS = (
+    (WSStream, "_handle_events"),
+    (WSStream, "_accept"),
+    (WSStream, "_send_wsproto_event"),
+    (TCPServer, "run"),
+    (TCPServer, "protocol_send"),
+    (H11Protocol, "stream_send"),
+)
+_unsinked = False
 
 
 def _size(event: Message) -> int:
@@ -86,6 +107,11 @@ async def _accept(self: WSStream, message: Any) -> None:
     extensions: Any = self.scope.get("extensions")
     if writer is not None and isinstance(extensions, dict):
         extensions[FRAMES_EXTENSION] = FrameSink(self, writer)
+        return
+    global _unsinked
+    if not _unsinked:  # once per process: every such viewer is sent to through ASGI, unpinged
+        _unsinked = True
+        log.warning("a WebSocket without a reachable socket writer: sent through ASGI, unpinged")
 
 
 _original_run = TCPServer.run
@@ -102,7 +128,34 @@ async def _run(self: TCPServer) -> None:
         self.__dict__.pop("protocol", None)
 
 
-def apply() -> None:
-    WSStream._handle_events = _handle_events  # type: ignore[method-assign]
-    WSStream._accept = _accept  # type: ignore[method-assign]
-    TCPServer.run = _run  # type: ignore[method-assign]
+def mismatches() -> list[str]:
+    """How the installed Hypercorn differs from the one the patches were written for."""
+    found = []
+    installed = version("hypercorn")
+    if not installed.startswith(WRITTEN_FOR):
+        found.append(f"Hypercorn {installed}, not {WRITTEN_FOR}x")
+    found += [
+        f"no {owner.__name__}.{name}" for owner, name in INTERNALS if not hasattr(owner, name)
+    ]
+    return found
+
+
+def apply(enabled: bool = True) -> bool:
+    """Patch Hypercorn, once per process; False, with a warning, when turned off or when it
+    is not the Hypercorn they fit (the caller then keeps Hypercorn's own pings)."""
+    if not enabled:
+        log.warning("LIVEPOLLS_HYPERCORN_PATCHES=off: Hypercorn as released, with its own pings")
+        return False
+    found = mismatches()
+    if found:
+        log.warning(
+            "Hypercorn not patched (%s): it runs as released, with its own pings, and without "
+            "our WebSocket fixes; install the pinned release",
+            "; ".join(found),
+        )
+        return False
+    if WSStream._accept is not _accept:
+        WSStream._handle_events = _handle_events  # type: ignore[method-assign]
+        WSStream._accept = _accept  # type: ignore[method-assign]
+        TCPServer.run = _run  # type: ignore[method-assign]
+    return True

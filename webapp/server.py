@@ -55,7 +55,7 @@ def make_config(host: str, port: int) -> Config:
     config = Config()
     config.bind = [f"{host}:{port}"]
     # Our app pings every live WebSocket from one task per process (webapp/live/frames.py),
-    # instead of Hypercorn's task per connection.
+    # instead of Hypercorn's task per connection (unless the patches are off: _worker).
     config.websocket_ping_interval = None
     config.websocket_max_message_size = MAX_INCOMING
     config.graceful_timeout = 5.0
@@ -163,8 +163,11 @@ def _event_loop() -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def _worker(config: Config, sockets: Sockets | None, stop: ProcessEvent | None = None) -> None:
-    logs.configure(Settings.from_env())
-    hypercorn_patches.apply()
+    settings = Settings.from_env()
+    logs.configure(settings)
+    if not hypercorn_patches.apply(settings.hypercorn_patches):
+        # No FrameSink, so our Pinger has nothing to ping: Hypercorn pings instead.
+        config.websocket_ping_interval = settings.ping_interval_s or None
     if sockets is None:  # one of several workers: a listening socket of its own
         sockets = config.create_sockets()
         _tune(sockets)
