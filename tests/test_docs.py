@@ -112,3 +112,13 @@ async def test_text_fields_carry_the_pattern_their_validation_applies(client: Cl
     assert properties["options"]["uniqueItems"] is True
     update = spec["paths"]["/api/v1/polls/{poll_id}"]["patch"]["requestBody"]["content"]
     assert update["application/json"]["schema"]["minProperties"] == 1
+
+
+async def test_the_type_adapter_patch_took(client: Client) -> None:
+    """quart-schema builds its adapters through the cached one (webapp/api/adapters.py)."""
+    from quart_schema import conversion
+
+    from webapp.api import adapters
+
+    assert conversion.TypeAdapter is adapters._cached
+    assert adapters.install() is True  # applying again is harmless

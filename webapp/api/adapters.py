@@ -9,6 +9,7 @@ immutable, so one per type serves every request.
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -27,5 +28,15 @@ def _cached(type_: Any) -> TypeAdapter[Any]:
         return TypeAdapter(type_)
 
 
-def install() -> None:
+log = logging.getLogger(__name__)
+
+
+def install() -> bool:
+    """Swap quart-schema's TypeAdapter for the cached one; False, with a warning, when the
+    installed quart-schema no longer builds adapters there (it then runs as released)."""
+    current = getattr(conversion, "TypeAdapter", None)
+    if current is not TypeAdapter and current is not _cached:
+        log.warning("quart-schema's conversion.TypeAdapter is %r: adapters not cached", current)
+        return False
     conversion.TypeAdapter = _cached  # type: ignore[assignment,misc]
+    return True
