@@ -134,9 +134,10 @@ def mismatches() -> list[str]:
     installed = version("hypercorn")
     if not installed.startswith(WRITTEN_FOR):
         found.append(f"Hypercorn {installed}, not {WRITTEN_FOR}x")
-    found += [
-        f"no {owner.__name__}.{name}" for owner, name in INTERNALS if not hasattr(owner, name)
-    ]
+    found += [f"no {cls.__name__}.{name}" for cls, name in INTERNALS if not hasattr(cls, name)]
+    # webapp/live/frames.py reads the negotiated deflate settings from wsproto's protocol.
+    if not hasattr(Connection(ConnectionType.SERVER), "_proto"):
+        found.append("no wsproto Connection._proto")
     return found
 
 
