@@ -10,6 +10,7 @@ from piccolo.engine.postgres import PostgresEngine
 from quart import Quart
 
 from tests.conftest import MakeMember, MakePoll
+from tests.helpers import until
 from webapp import votes
 from webapp.db import engine
 from webapp.tables import PollOption, Vote
@@ -28,13 +29,17 @@ async def test_votes_cancelled_at_any_point_complete_and_release_their_connectio
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    await asyncio.sleep(0.3)  # the shielded writes finish in the background
 
-    assert await Vote.count().where(Vote.poll == poll["id"]) == len(members)
-    counted = await PollOption.select(PollOption.votes).where(
-        PollOption.id == poll["options"][0]["id"]
-    )
-    assert counted[0]["votes"] == len(members)
+    # The shielded writes finish in the background: wait for them, not for a fixed time.
+    async def all_counted() -> bool:
+        stored = await Vote.count().where(Vote.poll == poll["id"])
+        counted = await PollOption.select(PollOption.votes).where(
+            PollOption.id == poll["options"][0]["id"]
+        )
+        return bool(stored == len(members) and counted[0]["votes"] == len(members))
+
+    await until(all_counted, f"all {len(members)} cancelled votes stored and counted")
     db = engine()
     if isinstance(db, PostgresEngine) and db.pool is not None:
-        assert db.pool.get_idle_size() == db.pool.get_size()
+        pool = db.pool
+        await until(lambda: pool.get_idle_size() == pool.get_size(), "every connection released")

@@ -17,37 +17,11 @@ from piccolo.query.functions.string import Lower
 from quart.wrappers import Response
 
 from tests.conftest import MakeMember, MakePoll, Member
-from webapp.tables import Poll, PollOption, User, Vote
+from tests.helpers import get_results, option_ids, stored_voters, vote, vote_rows, withdraw
+from webapp.tables import PollOption, User, Vote
 
 if TYPE_CHECKING:
     from quart.typing import TestClientProtocol
-
-
-def votes_url(poll_id: int) -> str:
-    return f"/api/v1/polls/{poll_id}/votes"
-
-
-def option_ids(poll: dict[str, Any]) -> list[int]:
-    return [option["id"] for option in poll["options"]]
-
-
-async def vote(
-    client: TestClientProtocol, member: Member, poll_id: int, option_id: int
-) -> Response:
-    return await client.post(votes_url(poll_id), json={"option_id": option_id}, headers=member.auth)
-
-
-async def withdraw(
-    client: TestClientProtocol, member: Member, poll_id: int, option_id: int | None = None
-) -> Response:
-    url = votes_url(poll_id) if option_id is None else f"{votes_url(poll_id)}/{option_id}"
-    return await client.delete(url, headers=member.auth)
-
-
-async def get_results(client: TestClientProtocol, poll_id: int) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/polls/{poll_id}/results")
-    assert response.status_code == 200, await response.get_data(as_text=True)
-    return dict(await response.get_json())
 
 
 async def make_members(make_member: MakeMember, count: int) -> list[Member]:
@@ -62,10 +36,6 @@ async def statuses(responses: list[Response]) -> Counter[int]:
 async def assert_all_ok(responses: list[Response], allowed: set[int]) -> None:
     for response in responses:
         assert response.status_code in allowed, await response.get_data(as_text=True)
-
-
-async def vote_rows(poll_id: int) -> list[dict[str, Any]]:
-    return list(await Vote.select(Vote.user, Vote.option).where(Vote.poll == poll_id))
 
 
 async def stored_counts(poll_id: int) -> dict[int, int]:
@@ -87,12 +57,6 @@ async def actual_counts(poll_id: int) -> dict[int, int]:
     }  # the same thing again, as a COUNT in the database
     assert by_count == found
     return found
-
-
-async def stored_voters(poll_id: int) -> int:
-    row = await Poll.select(Poll.voters).where(Poll.id == poll_id).first()
-    assert row is not None
-    return int(row["voters"])
 
 
 async def test_fifty_users_voting_at_once_are_all_counted(

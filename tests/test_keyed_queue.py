@@ -7,23 +7,32 @@ import asyncio
 from webapp.db import KeyedQueue
 
 
-async def test_holders_of_one_key_take_turns_and_other_keys_do_not_wait() -> None:
+async def test_holders_of_one_key_take_turns_in_order_and_other_keys_do_not_wait() -> None:
     queue = KeyedQueue()
-    inside: dict[str, int] = {"a": 0, "b": 0}
-    most: dict[str, int] = {"a": 0, "b": 0}
+    entered: list[str] = []
+    inside = {name: asyncio.Event() for name in ("a1", "a2", "a3", "b1")}
+    leave = {name: asyncio.Event() for name in inside}
 
-    async def hold(key: str) -> None:
+    async def hold(key: str, name: str) -> None:
         async with queue.hold(key):
-            inside[key] += 1
-            most[key] = max(most[key], inside[key])
-            await asyncio.sleep(0.01)
-            inside[key] -= 1
+            entered.append(name)
+            inside[name].set()
+            await leave[name].wait()
 
-    started = asyncio.get_running_loop().time()
-    await asyncio.gather(*(hold(key) for key in "ab" * 5))
-    elapsed = asyncio.get_running_loop().time() - started
-    assert most == {"a": 1, "b": 1}
-    assert elapsed < 0.09  # the two keys' five turns each ran side by side (~0.05 s)
+    # Started in this order, so a2 and a3 have asked for "a" before b1 asks for "b".
+    tasks = [asyncio.create_task(hold(name[0], name)) for name in ("a1", "a2", "a3", "b1")]
+    async with asyncio.timeout(2):
+        await inside["b1"].wait()  # "b" is free while a1 holds "a"
+        assert entered == ["a1", "b1"]  # a2 and a3 wait for a1
+        leave["b1"].set()
+        leave["a1"].set()
+        await inside["a2"].wait()
+        assert entered == ["a1", "b1", "a2"]  # one holder of "a" at a time, in turn
+        leave["a2"].set()
+        await inside["a3"].wait()
+        leave["a3"].set()
+        await asyncio.gather(*tasks)
+    assert entered == ["a1", "b1", "a2", "a3"]
     assert len(queue) == 0  # nothing kept once nobody holds or waits
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from quart import Quart
 
+from tests.helpers import stored_voters
 from tests.pages.helpers import Browser, api_token, bearer, option_ids, signed_up
 from webapp import integrity, invites, refusals
 from webapp.clients import DEVICE_COOKIE
@@ -21,12 +22,6 @@ async def ballots(poll_id: int) -> list[dict[str, Any]]:
         .where(Ballot.poll == poll_id)
         .order_by(Ballot.id)
     )
-
-
-async def voters(poll_id: int) -> int:
-    row = await Poll.select(Poll.voters).where(Poll.id == poll_id).first()
-    assert row is not None
-    return int(row["voters"])
 
 
 async def vote_rows(poll_id: int) -> int:
@@ -52,7 +47,7 @@ async def test_a_guest_who_signs_out_and_rejoins_under_another_name_cannot_vote_
     page = await browser.vote(poll_id, options[1])
     assert page.status == 409
     assert "already voted in this poll" in page.text
-    assert len(await ballots(poll_id)) == 1 and await voters(poll_id) == 1
+    assert len(await ballots(poll_id)) == 1 and await stored_voters(poll_id) == 1
     assert await vote_rows(poll_id) == 1
     # A guest ballot in another poll from the same browser is fine.
     other = await owner.create_poll("Another?", guests=True)
@@ -83,7 +78,7 @@ async def test_withdrawing_every_vote_closes_the_ballot(app: Quart) -> None:
     await voter.vote(poll_id, options[0])  # a second tap takes it back
     assert len(await ballots(poll_id)) == 1
     await voter.post(f"/polls/{poll_id}/withdraw")
-    assert await ballots(poll_id) == [] and await voters(poll_id) == 0
+    assert await ballots(poll_id) == [] and await stored_voters(poll_id) == 0
 
 
 # --- guests: a cap per network ----------------------------------------------------------------
@@ -105,7 +100,7 @@ async def test_the_network_cap_refuses_the_sixth_new_guest_ballot_from_one_addre
             assert int(page.headers["Retry-After"]) > 0
             assert "guest votes from your network" in page.text
     assert statuses == [303] * 5 + [429]
-    assert await voters(poll_id) == 5
+    assert await stored_voters(poll_id) == 5
     # Another network, and an account on the same one, still vote.
     elsewhere = Browser(app, address="198.51.100.7")
     await elsewhere.join_as_guest("Far away", poll_id)
@@ -113,7 +108,7 @@ async def test_the_network_cap_refuses_the_sixth_new_guest_ballot_from_one_addre
     member = await signed_up(app, "Member")
     member.address = "203.0.113.50"
     assert (await member.vote(poll_id, options[0])).status == 303
-    assert await voters(poll_id) == 7
+    assert await stored_voters(poll_id) == 7
 
 
 async def test_an_ipv6_network_is_its_64_prefix(app: Quart) -> None:

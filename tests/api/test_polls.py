@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from quart.typing import TestClientProtocol
 
 POLLS = "/api/v1/polls"
-PROBLEM_JSON = "application/problem+json"
 POLL_FIELDS = {
     "id",
     "question",

@@ -21,7 +21,6 @@ USERS = "/api/v1/users"
 TOKENS = "/api/v1/auth/tokens"
 CURRENT = "/api/v1/auth/tokens/current"
 ME = "/api/v1/users/me"
-PROBLEM_JSON = "application/problem+json"
 
 
 async def assert_401(response: Response) -> dict[str, Any]:

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 USERS = "/api/v1/users"
 TOKENS = "/api/v1/auth/tokens"
-PROBLEM_JSON = "application/problem+json"
 
 
 def signup(

@@ -12,54 +12,27 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
-from quart.wrappers import Response
 
+from tests.api.problems import assert_problem, assert_validation_problem
 from tests.conftest import MakeMember, MakePoll, Member
+from tests.helpers import (
+    get_results,
+    option_ids,
+    results_url,
+    vote,
+    vote_rows,
+    votes_url,
+    withdraw,
+)
 from webapp.tables import PollOption, User, Vote
 
 if TYPE_CHECKING:
     from quart.typing import TestClientProtocol
 
-PROBLEM_JSON = "application/problem+json"
 INTEGRITY_ERRORS = (asyncpg.IntegrityConstraintViolationError, sqlite3.IntegrityError)
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def votes_url(poll_id: int) -> str:
-    return f"/api/v1/polls/{poll_id}/votes"
-
-
-def results_url(poll_id: int) -> str:
-    return f"/api/v1/polls/{poll_id}/results"
-
-
-def option_ids(poll: dict[str, Any]) -> list[int]:
-    return [option["id"] for option in poll["options"]]
-
-
-async def vote(
-    client: TestClientProtocol, member: Member | None, poll_id: int, option_id: Any
-) -> Response:
-    headers = member.auth if member else {}
-    return await client.post(votes_url(poll_id), json={"option_id": option_id}, headers=headers)
-
-
-async def withdraw(
-    client: TestClientProtocol, member: Member | None, poll_id: int, option_id: int | None = None
-) -> Response:
-    headers = member.auth if member else {}
-    url = votes_url(poll_id) if option_id is None else f"{votes_url(poll_id)}/{option_id}"
-    return await client.delete(url, headers=headers)
-
-
-async def get_results(
-    client: TestClientProtocol, poll_id: int, member: Member | None = None
-) -> dict[str, Any]:
-    response = await client.get(results_url(poll_id), headers=member.auth if member else {})
-    assert response.status_code == 200, await response.get_data(as_text=True)
-    return dict(await response.get_json())
 
 
 async def my_votes(client: TestClientProtocol, member: Member, poll_id: int) -> list[int]:
@@ -72,30 +45,6 @@ async def my_votes(client: TestClientProtocol, member: Member, poll_id: int) -> 
 
 def counts(results: dict[str, Any]) -> dict[int, int]:
     return {option["id"]: option["votes"] for option in results["options"]}
-
-
-async def assert_problem(response: Response, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with this status; return its body."""
-    assert response.status_code == status, await response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    body = await response.get_json()
-    assert body["status"] == status
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    return dict(body)
-
-
-async def assert_validation_problem(response: Response, field: str) -> dict[str, Any]:
-    body = await assert_problem(response, 422)
-    fields = [error["field"] for error in body["errors"]]
-    assert field in fields, fields
-    return body
-
-
-async def vote_rows(poll_id: int) -> list[dict[str, Any]]:
-    return list(
-        await Vote.select(Vote.user, Vote.option, Vote.single_choice).where(Vote.poll == poll_id)
-    )
 
 
 # --- POST /polls/{id}/votes ---------------------------------------------------------------------

@@ -10,9 +10,28 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.helpers import until
 from webapp.live.hub import Format, Hub, Messages, Sink, Snapshot
 
 INTERVAL = 0.05
+
+
+def snapshot(seq: int, version: str = "v1", checked: frozenset[int] | None = None) -> Snapshot:
+    """A poll's snapshot at `seq`: its results message says which seq it was built from."""
+    results = f"results:{seq}"
+    return Snapshot(
+        seq=seq,
+        poll_version=version,
+        results={
+            ("json", True): results,
+            ("json", False): "hidden",
+            ("html", True): results,
+            ("html", False): "hidden",
+        },
+        poll={"json": f"poll:{version}", "html": f"poll:{version}"},
+        can_see=lambda user_id: user_id != 13,  # user 13 may not see the counts
+        checked=checked,
+    )
 
 
 class Source:
@@ -28,19 +47,7 @@ class Source:
         self.loads += 1
         if not self.exists:
             return None
-        results = f"results:{self.seq}"
-        return Snapshot(
-            seq=self.seq,
-            poll_version=self.version,
-            results={
-                ("json", True): results,
-                ("json", False): "hidden",
-                ("html", True): results,
-                ("html", False): "hidden",
-            },
-            poll={"json": f"poll:{self.version}", "html": f"poll:{self.version}"},
-            can_see=lambda user_id: user_id != 13,  # user 13 may not see the counts
-        )
+        return snapshot(self.seq, self.version)
 
 
 class PlainMessages(Messages):
@@ -258,6 +265,102 @@ async def test_a_viewer_joining_during_a_pending_edit_does_not_hide_it_from_the_
     assert results(watching)[-1] == "results:2"
     await stop(task)
     await stop(newcomer_task)
+
+
+# --- loads that finish out of order: an older snapshot never replaces a newer one -------------
+
+
+class HeldLoads:
+    """A loader whose every call waits until the test answers it, so that loads can be made to
+    finish in any order (as two loads in flight against the database may)."""
+
+    def __init__(self) -> None:
+        self.calls: asyncio.Queue[asyncio.Future[Snapshot | None]] = asyncio.Queue()
+
+    async def load(self, poll_id: int, user_ids: frozenset[int]) -> Snapshot | None:
+        answer: asyncio.Future[Snapshot | None] = asyncio.get_running_loop().create_future()
+        self.calls.put_nowait(answer)
+        return await answer
+
+    async def answer(self, reply: Snapshot) -> None:
+        """Answer the oldest call not answered yet (waiting for it to be made)."""
+        call = await asyncio.wait_for(self.calls.get(), 2)
+        call.set_result(reply)
+        await settle()
+
+    async def next_call(self) -> asyncio.Future[Snapshot | None]:
+        return await asyncio.wait_for(self.calls.get(), 2)
+
+
+async def settle() -> None:
+    """Let every task woken by an answer run until it next waits: the hub delivers a loaded
+    snapshot without awaiting anything, so a few passes of the event loop are enough."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def polls(received: list[tuple[str, str | int]]) -> list[str | int]:
+    return [message for kind, message in received if kind == "poll"]
+
+
+async def test_a_snapshot_older_than_the_channels_never_replaces_it(source: Source) -> None:
+    """A load that returns an older poll than the last delivered one (seq 1 after seq 2) is
+    dropped: viewers keep the newer state and a viewer joining later is served it too."""
+    loads = HeldLoads()
+    hub = Hub(loads.load, PlainMessages(), INTERVAL, viewers_interval=INTERVAL)
+    watching, task = await watch(hub)
+    await loads.answer(snapshot(0))
+    assert results(watching) == ["results:0"]
+    hub.changed(1, 2)
+    await loads.answer(snapshot(2, "v2"))
+    await until(lambda: results(watching) == ["results:0", "results:2"], "seq 2 delivered")
+    hub.changed(1, 3)
+    await loads.answer(snapshot(1, "v1"))  # older than what the viewers hold
+    assert results(watching) == ["results:0", "results:2"]
+    assert polls(watching) == ["poll:v2"]
+    newcomer, newcomer_task = await watch(hub)  # served from the channel's snapshot
+    assert results(newcomer) == ["results:2"]
+    await stop(task)
+    await stop(newcomer_task)
+
+
+async def test_a_viewer_holding_a_newer_snapshot_than_a_delivery_gets_nothing_older(
+    source: Source,
+) -> None:
+    """A viewer that joined with a load of its own (its votes unchecked by the channel's
+    snapshot) can hold a newer state than a change's load still in flight: when that older
+    load lands, the other viewers move on, and this viewer gets neither its results nor its
+    poll message."""
+    loads = HeldLoads()
+    hub = Hub(loads.load, PlainMessages(), INTERVAL, viewers_interval=INTERVAL)
+    unchecked = frozenset[int]()  # visibility depends on votes, and nobody signed in is checked
+    first, first_task = await watch(hub)
+    await loads.answer(snapshot(0, "v1", unchecked))
+    hub.changed(1, 1)
+    in_flight = await loads.next_call()  # the change's load, still running
+    joining, joining_task = await watch(hub, user_id=7)  # not covered: loads for itself
+    await loads.answer(snapshot(2, "v3", unchecked))
+    assert results(joining) == ["results:2"]
+    in_flight.set_result(snapshot(1, "v2", unchecked))  # the older load lands last
+    await settle()
+    assert results(first) == ["results:0", "results:1"] and polls(first) == ["poll:v2"]
+    assert results(joining) == ["results:2"]
+    assert polls(joining) == []
+    await stop(first_task)
+    await stop(joining_task)
+
+
+async def test_a_notice_older_than_the_snapshot_does_not_reload(hub: Hub, source: Source) -> None:
+    received, task = await watch(hub)
+    source.seq = 2
+    hub.changed(1, 2)
+    await until(lambda: results(received)[-1] == "results:2", "seq 2 delivered")
+    loads = source.loads
+    hub.changed(1, 1)  # a notice that arrives late, after the change it follows
+    hub.changed(1, 2)  # and one for the change already delivered
+    await asyncio.sleep(INTERVAL * 2)
+    assert source.loads == loads
+    await stop(task)
 
 
 # --- straight to the socket: a viewer with a sink --------------------------------------------

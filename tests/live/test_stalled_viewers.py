@@ -16,11 +16,11 @@ import re
 import socket
 import subprocess
 import time
-from typing import Any
 
 import httpx
 from websockets.asyncio.client import connect
 
+from tests.helpers import until
 from tests.live.servers import HOST, Server, running_server
 
 STALLED = 40
@@ -69,14 +69,6 @@ def server_sockets(port: int) -> dict[int, dict[str, int]]:
                 fields[name] = int(part[len(name) :])
             found[peer] = fields
     return found
-
-
-async def until(check: Any, what: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        await asyncio.sleep(0.1)
 
 
 async def test_never_reading_viewers_hold_bounded_memory_and_are_dropped() -> None:
@@ -139,6 +131,7 @@ async def test_never_reading_viewers_hold_bounded_memory_and_are_dropped() -> No
                 lambda: not (ports & set(server_sockets(server.port))),
                 "the stalled viewers are dropped",
                 within=STALLED_S * 5 + 10,
+                every=0.1,
             )
             assert reader.state.name == "OPEN"
         growth = server.rss_kib() - rss_before

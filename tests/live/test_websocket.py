@@ -10,19 +10,13 @@ import pytest
 from quart.testing.connections import WebsocketDisconnectError
 from quart.typing import TestClientProtocol as Client
 
-from tests.conftest import MakeMember, MakePoll, Member
+from tests.conftest import TEST_SETTINGS, MakeMember, MakePoll, Member
+from tests.helpers import next_json, vote
+from webapp import create_app
 
 
 def live(poll_id: int) -> str:
     return f"/api/v1/polls/{poll_id}/live"
-
-
-async def next_of(ws: Any, kind: str, wait: float = 3.0) -> dict[str, Any]:
-    """The next message of this type, skipping others (viewer counts come and go)."""
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.receive(), wait))
-        if message["type"] == kind:
-            return dict(message)
 
 
 async def close_code(ws: Any, wait: float = 3.0) -> int:
@@ -32,12 +26,8 @@ async def close_code(ws: Any, wait: float = 3.0) -> int:
     return int(closed.value.args[0])
 
 
-async def vote(client: Client, member: Member, poll: dict[str, Any], index: int) -> None:
-    response = await client.post(
-        f"/api/v1/polls/{poll['id']}/votes",
-        json={"option_id": poll["options"][index]["id"]},
-        headers=member.auth,
-    )
+async def vote_for(client: Client, member: Member, poll: dict[str, Any], index: int) -> None:
+    response = await vote(client, member, poll["id"], poll["options"][index]["id"])
     assert response.status_code in (200, 201)
 
 
@@ -67,14 +57,14 @@ async def test_vote_change_and_withdrawal_each_push_an_update_with_growing_seq(
     owner = await make_member()
     poll = await make_poll(owner)
     async with client.websocket(live(poll["id"])) as ws:
-        start = await next_of(ws, "results")
-        await vote(client, owner, poll, 0)
-        voted = await next_of(ws, "results")
-        await vote(client, owner, poll, 1)
-        changed = await next_of(ws, "results")
+        start = await next_json(ws, "results")
+        await vote_for(client, owner, poll, 0)
+        voted = await next_json(ws, "results")
+        await vote_for(client, owner, poll, 1)
+        changed = await next_json(ws, "results")
         response = await client.delete(f"/api/v1/polls/{poll['id']}/votes", headers=owner.auth)
         assert response.status_code == 204
-        withdrawn = await next_of(ws, "results")
+        withdrawn = await next_json(ws, "results")
     assert start["seq"] < voted["seq"] < changed["seq"] < withdrawn["seq"]
     assert [o["votes"] for o in voted["options"]] == [1, 0, 0]
     assert [o["votes"] for o in changed["options"]] == [0, 1, 0]
@@ -86,10 +76,10 @@ async def test_viewers_are_counted(
 ) -> None:
     poll = await make_poll(await make_member())
     async with client.websocket(live(poll["id"])) as first:
-        assert (await next_of(first, "viewers"))["count"] == 1
+        assert (await next_json(first, "viewers"))["count"] == 1
         async with client.websocket(live(poll["id"])) as second:
-            await next_of(second, "results")
-            assert (await next_of(first, "viewers"))["count"] == 2
+            await next_json(second, "results")
+            assert (await next_json(first, "viewers"))["count"] == 2
 
 
 async def test_closing_pushes_a_poll_message_and_closed_results(
@@ -98,13 +88,13 @@ async def test_closing_pushes_a_poll_message_and_closed_results(
     owner = await make_member()
     poll = await make_poll(owner)
     async with client.websocket(live(poll["id"])) as ws:
-        await next_of(ws, "results")
+        await next_json(ws, "results")
         response = await client.patch(
             f"/api/v1/polls/{poll['id']}", json={"closed": True}, headers=owner.auth
         )
         assert response.status_code == 200
-        poll_message = await next_of(ws, "poll")
-        results = await next_of(ws, "results")
+        poll_message = await next_json(ws, "poll")
+        results = await next_json(ws, "results")
     assert poll_message["closed"] is True and poll_message["closed_at"]
     assert results["closed"] is True
 
@@ -115,10 +105,10 @@ async def test_deleting_the_poll_sends_deleted_and_closes_normally(
     owner = await make_member()
     poll = await make_poll(owner)
     async with client.websocket(live(poll["id"])) as ws:
-        await next_of(ws, "results")
+        await next_json(ws, "results")
         response = await client.delete(f"/api/v1/polls/{poll['id']}", headers=owner.auth)
         assert response.status_code == 204
-        await next_of(ws, "deleted")
+        await next_json(ws, "deleted")
         assert await close_code(ws) == 1000
 
 
@@ -128,9 +118,9 @@ async def test_a_draft_streams_to_its_creator_only(
     owner, other = await make_member(), await make_member()
     draft = await make_poll(owner, is_published=False)
     async with client.websocket(live(draft["id"]), headers=owner.auth) as ws:
-        assert (await next_of(ws, "results"))["poll_id"] == draft["id"]
+        assert (await next_json(ws, "results"))["poll_id"] == draft["id"]
     async with client.websocket(live(draft["id"]) + f"?token={owner.token}") as ws:
-        assert (await next_of(ws, "results"))["poll_id"] == draft["id"]
+        assert (await next_json(ws, "results"))["poll_id"] == draft["id"]
     async with client.websocket(live(draft["id"]), headers=other.auth) as ws:
         assert await close_code(ws) == 4404
     async with client.websocket(live(draft["id"])) as ws:
@@ -155,7 +145,7 @@ async def test_client_messages_are_ignored_but_an_oversize_one_closes_with_1009(
 ) -> None:
     poll = await make_poll(await make_member())
     async with client.websocket(live(poll["id"])) as ws:
-        await next_of(ws, "results")
+        await next_json(ws, "results")
         await ws.send("hello")
         await ws.send(json.dumps({"type": "anything"}))
         await ws.send("x" * 5000)
@@ -190,7 +180,7 @@ async def test_a_cookie_session_from_a_foreign_origin_is_refused(
         assert await close_code(ws) == 4403
     same_site = {"Origin": "http://localhost", "Host": "localhost"}
     async with browser.websocket(live(published["id"]), headers=same_site) as ws:
-        assert (await next_of(ws, "results"))["poll_id"] == published["id"]
+        assert (await next_json(ws, "results"))["poll_id"] == published["id"]
     async with browser.websocket(live(draft["id"]), headers=same_site) as ws:
         assert await close_code(ws) == 4404
 
@@ -200,7 +190,7 @@ async def test_a_flood_of_client_messages_closes_with_1008(
 ) -> None:
     poll = await make_poll(await make_member())
     async with client.websocket(live(poll["id"])) as ws:
-        await next_of(ws, "results")
+        await next_json(ws, "results")
         for n in range(200):
             await ws.send(f"message {n}")
         assert await close_code(ws) == 1008
@@ -213,3 +203,31 @@ def test_the_allowance_takes_a_burst_then_refills() -> None:
     assert [allowance.take() for _ in range(4)] == [True, True, True, False]
     allowance.at -= 2.0  # two seconds later, as far as the bucket knows
     assert [allowance.take() for _ in range(3)] == [True, True, False]
+
+
+async def test_with_allowed_origins_set_only_the_listed_origins_may_ride_on_the_cookie(
+    monkeypatch: pytest.MonkeyPatch, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    """LIVEPOLLS_ALLOWED_ORIGINS replaces the same-host rule: an origin not in the list is
+    refused even when it matches the Host header."""
+    monkeypatch.setenv(
+        "LIVEPOLLS_ALLOWED_ORIGINS", " https://polls.example/ ,https://other.example"
+    )
+    app = create_app(TEST_SETTINGS)
+    async with app.test_app():
+        browser = app.test_client()
+        await _sign_up_with_cookie(browser, "cookie")
+        poll = await make_poll(await make_member())
+        for origin, host in [
+            ("https://evil.example", "polls.example"),
+            ("https://evil.example", "evil.example"),
+            ("http://polls.example", "polls.example"),  # another scheme: another origin
+            ("https://polls.example.evil.example", "polls.example"),
+        ]:
+            headers = {"Origin": origin, "Host": host}
+            async with browser.websocket(live(poll["id"]), headers=headers) as ws:
+                assert await close_code(ws) == 4403, origin
+        for origin in ("https://polls.example", "https://other.example"):
+            headers = {"Origin": origin, "Host": "polls.example"}
+            async with browser.websocket(live(poll["id"]), headers=headers) as ws:
+                assert (await next_json(ws, "results"))["poll_id"] == poll["id"], origin

@@ -8,7 +8,6 @@ tiny element tree so tests can look for ids, classes and attributes instead of s
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -421,14 +420,6 @@ async def api_poll(app: Quart, token: str, **body: Any) -> dict[str, Any]:
     )
     assert response.status_code == 201, await response.get_data(as_text=True)
     return dict(await response.get_json())
-
-
-async def next_json(ws: Any, kind: str, wait: float = 3.0) -> dict[str, Any]:
-    """The next JSON message of this type, skipping others."""
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.receive(), wait))
-        if message["type"] == kind:
-            return dict(message)
 
 
 async def next_html(ws: Any, element_id: str, wait: float = 3.0) -> Element:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from quart import Quart
@@ -22,6 +22,12 @@ UNSAFE_NEXT = [
     "javascript:alert(1)",
     "/\\evil.com",  # browsers read a backslash as a slash: //evil.com
     "/\t/evil.com",  # browsers drop tabs from URLs: //evil.com
+    # Percent-encoded, for anything on the way that decodes the path before routing it:
+    "/%2F%2Fevil.com",
+    "/%2f%2fevil.com/polls",
+    "/%2F/evil.com",
+    "/%5Cevil.com",
+    "/%09/evil.com",
 ]
 
 
@@ -178,6 +184,12 @@ async def test_signin_ignores_a_next_that_leaves_the_site(
 ) -> None:
     member = await make_member("ann")
     page = await Browser(app).sign_in(member.email, member.password, next=target)
+    assert_goes_home(page)
+
+
+@pytest.mark.parametrize("target", UNSAFE_NEXT)
+async def test_a_guest_join_ignores_a_next_that_leaves_the_site(app: Quart, target: str) -> None:
+    page = await Browser(app).post(f"/guest?{urlencode({'next': target})}", {"name": "Gus"})
     assert_goes_home(page)
 
 

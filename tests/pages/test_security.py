@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from quart import Quart
 
+from tests.conftest import TEST_SETTINGS
 from tests.pages.helpers import (
     FORM,
     PASSWORD,
@@ -21,7 +23,7 @@ from tests.pages.helpers import (
     option_ids,
     signed_up,
 )
-from webapp import invites
+from webapp import create_app, invites
 from webapp.tables import AuthToken, InviteCode, Poll, PollOption, User, Vote
 
 # --- CSRF ----------------------------------------------------------------------------------------
@@ -151,33 +153,82 @@ async def delete(app: Quart) -> Request:
     return Request(creator, f"/polls/{poll_id}/delete", [])
 
 
+# One case per state-changing page route, by endpoint: the request a real visitor would make,
+# so that with the token it goes through and changes something.
 STATE_CHANGES: dict[str, Setup] = {
-    "signup": signup,
-    "signin": signin,
-    "signout": signout,
-    "guest join": guest_join,
-    "create poll": create_poll,
-    "edit poll": edit_poll,
-    "vote": vote,
-    "withdraw": withdraw,
-    "publish": publish,
-    "close": close,
-    "reopen": reopen,
-    "results-hidden": results_hidden,
-    "redeem invite": redeem_invite,
-    "issue invite codes": issue_invite_codes,
-    "network cap": network_cap,
-    "delete": delete,
+    "auth.signup": signup,
+    "auth.signin": signin,
+    "auth.signout": signout,
+    "auth.join_as_guest": guest_join,
+    "polls.create_poll": create_poll,
+    "polls.edit_poll": edit_poll,
+    "polls.vote": vote,
+    "polls.withdraw": withdraw,
+    "polls.publish": publish,
+    "polls.close": close,
+    "polls.reopen": reopen,
+    "polls.set_results_hidden": results_hidden,
+    "integrity.redeem_invite": redeem_invite,
+    "integrity.issue_invite_codes": issue_invite_codes,
+    "polls.set_network_cap": network_cap,
+    "polls.delete": delete,
 }
+# Page routes that legitimately take no CSRF token, each with the reason: none today.
+CSRF_EXEMPT: dict[str, str] = {}
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def state_changing_page_routes() -> dict[str, str]:
+    """Endpoint -> rule of every page route the app's URL map lets change state: all but the
+    JSON API (bearer tokens, no cookie), static files and websockets."""
+    routes: dict[str, str] = {}
+    for rule in create_app(TEST_SETTINGS).url_map.iter_rules():
+        if rule.websocket or rule.endpoint == "static" or rule.rule.startswith("/api/"):
+            continue
+        if (rule.methods or set()) & UNSAFE_METHODS:
+            assert rule.methods is not None and not rule.methods & (UNSAFE_METHODS - {"POST"}), (
+                f"{rule.rule}: the cases below submit forms (POST) only"
+            )
+            routes[rule.endpoint] = rule.rule
+    return routes
+
+
+FORM_ROUTES = state_changing_page_routes()
+GUARDED = sorted(set(FORM_ROUTES) - set(CSRF_EXEMPT))
+
+
+async def any_form(app: Quart, endpoint: str) -> Request:
+    """A route with no case of its own yet: its creator posting no fields to one of their
+    polls. Enough to show the token is checked; the case of its own shows what it changes."""
+    creator, poll_id = await _creator_with_poll(app)
+    path = re.sub(r"<(?:\w+:)?poll_id>", str(poll_id), FORM_ROUTES[endpoint])
+    assert "<" not in path, f"{endpoint}: give it a case of its own in STATE_CHANGES"
+    return Request(creator, path, [])
+
+
+async def case_for(app: Quart, endpoint: str) -> Request:
+    setup = STATE_CHANGES.get(endpoint)
+    return await setup(app) if setup else await any_form(app, endpoint)
+
+
+def test_every_state_changing_page_route_has_a_csrf_case() -> None:
+    """The URL map, not a list kept by hand, says which routes need the token: a new form
+    route is refused below without a token at once, and needs a case showing it goes through."""
+    assert FORM_ROUTES, "no state-changing page route found in the URL map"
+    missing = sorted(set(GUARDED) - set(STATE_CHANGES))
+    assert missing == [], f"add a case to STATE_CHANGES for {missing}"
+    stale = sorted(set(STATE_CHANGES) - set(FORM_ROUTES))
+    assert stale == [], f"no such state-changing route any more: {stale}"
+    assert not set(CSRF_EXEMPT) & set(STATE_CHANGES)
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["form", "htmx"])
 @pytest.mark.parametrize("token", ["missing", "wrong", "empty", "another session's"])
-@pytest.mark.parametrize("action", list(STATE_CHANGES))
+@pytest.mark.parametrize("endpoint", GUARDED)
 async def test_a_state_change_without_the_right_csrf_token_is_refused_and_changes_nothing(
-    app: Quart, action: str, token: str, htmx: bool
+    app: Quart, endpoint: str, token: str, htmx: bool
 ) -> None:
-    request = await STATE_CHANGES[action](app)
+    request = await case_for(app, endpoint)
     signed_in_as = (await request.browser.get("/")).signed_in_as()
     choices: dict[str, bool | str] = {
         "missing": False,
@@ -197,11 +248,13 @@ async def test_a_state_change_without_the_right_csrf_token_is_refused_and_change
 
 
 @pytest.mark.parametrize("where", ["field", "header"])
-@pytest.mark.parametrize("action", list(STATE_CHANGES))
+@pytest.mark.parametrize("endpoint", GUARDED)
 async def test_a_state_change_with_the_csrf_token_goes_through(
-    app: Quart, action: str, where: str
+    app: Quart, endpoint: str, where: str
 ) -> None:
-    request = await STATE_CHANGES[action](app)
+    if endpoint not in STATE_CHANGES:
+        pytest.fail(f"{endpoint}: add a case to STATE_CHANGES")
+    request = await STATE_CHANGES[endpoint](app)
     before = await db_state()
     page = await request.browser.post(request.path, request.fields, csrf_header=where == "header")
     assert page.status in (200, 303), page.text
