@@ -12,11 +12,13 @@ from webapp.db import is_postgres, shielded, write_transaction
 from webapp.errors import Conflict, Forbidden, NotFound
 from webapp.inputs.polls import PollCreate, PollUpdate, voting_for
 from webapp.results import (
+    OPTION_COLUMNS,
     Results,
     audience_sees,
     needs_vote_check,
     present,
     tally,
+    tally_of,
     visible_to,
     voted_in,
 )
@@ -155,8 +157,8 @@ async def _new_join_code() -> str:
 
 # Plain SQL, as for POLL_ROW_SQL: every read of a poll runs these.
 OPTIONS_SQL = (
-    'SELECT id, text, "position", votes, poll FROM poll_option'
-    ' WHERE poll IN ({}) ORDER BY poll, "position"'
+    f'SELECT {OPTION_COLUMNS}, o."position", o.poll FROM poll_option o'
+    ' WHERE o.poll IN ({}) ORDER BY o.poll, o."position"'
 )
 NAMES_SQL = "SELECT id, name FROM app_user WHERE id IN ({})"
 
@@ -179,10 +181,11 @@ async def _views(rows: list[dict[str, Any]], viewer_id: int | None) -> list[Poll
     views = []
     for row in rows:
         visible = visible_to(row, viewer_id, row["id"] in voted)
+        mine = [o for o in option_rows if o["poll"] == row["id"]]
+        results = present(tally_of(row, mine), visible)
         options = [
-            OptionView(o["id"], o["text"], o["position"], o["votes"] if visible else None)
-            for o in option_rows
-            if o["poll"] == row["id"]
+            OptionView(shown.id, shown.text, o["position"], shown.votes)
+            for shown, o in zip(results.options, mine, strict=True)
         ]
         views.append(
             PollView(
@@ -202,8 +205,8 @@ async def _views(rows: list[dict[str, Any]], viewer_id: int | None) -> list[Poll
                 updated_at=row["updated_at"],
                 creator=CreatorView(row["creator"], names.get(row["creator"], "")),
                 options=options,
-                total_votes=sum(o.votes or 0 for o in options) if visible else None,
-                voters=row["voters"] if visible else None,
+                total_votes=results.total_votes,
+                voters=results.voters,
             )
         )
     return views

@@ -1,6 +1,13 @@
-"""A poll's results: counted once from the running totals, then shown or withheld per viewer.
+"""A poll's results: counted from the running totals, then shown or withheld per viewer.
 
-`tally` is the only place counts are read; `present` is the only place they are hidden.
+Counts come from `poll_option.votes` (kept by every vote) and `poll.voters`/`seq`, never from
+a scan of the votes. Three statements read them, each fetching what its caller needs in one
+round trip: `TALLY_SQL` here (one poll, for the results and the live updates), `OPTIONS_SQL`
+in webapp/polls.py (the options of several polls, for poll pages and lists) and `LOCKED_SQL`
+in webapp/votes.py (with the voter's choices, under the poll's lock). All three select the
+option columns as `OPTION_COLUMNS` names them, and `tally_of` is the one place rows become a
+`Tally`. `visible_to` is the one visibility rule and `present` the one place counts are
+hidden: the API, the pages and the live messages all show a `Results` it built.
 """
 
 from __future__ import annotations
@@ -54,28 +61,36 @@ class Tally:
         return sum(votes for _, _, votes in self.options)
 
 
+# The option columns every counts reader selects (from `poll_option o`), by these names.
+OPTION_COLUMNS = "o.id AS option_id, o.text AS option_text, o.votes AS option_votes"
+
 # Plain SQL, the same on PostgreSQL and SQLite: every vote and every live update runs it, and
 # Piccolo's query builder cost more CPU (joins through a foreign key) than the database did.
 TALLY_SQL = (
-    "SELECT o.id, o.text, o.votes, p.voters, p.seq, p.closed_at"
+    f"SELECT {OPTION_COLUMNS}, p.id, p.voters, p.seq, p.closed_at"
     " FROM poll_option o JOIN poll p ON p.id = o.poll"
     " WHERE o.poll = {} ORDER BY o.position"
 )
 
 
-async def tally(poll_id: int) -> Tally | None:
-    """Counts, voters and seq from one statement, so they agree; never a scan of the votes."""
-    rows = await PollOption.raw(TALLY_SQL, poll_id)
-    if not rows:
-        return None
-    first = rows[0]
+def tally_of(poll: dict[str, Any], option_rows: Iterable[dict[str, Any]]) -> Tally:
+    """The tally of a poll row (`id`, `seq`, `voters`, `closed_at`) and its option rows (as
+    OPTION_COLUMNS names them, in position order)."""
     return Tally(
-        poll_id=poll_id,
-        seq=first["seq"],
-        closed=first["closed_at"] is not None,
-        voters=first["voters"],
-        options=tuple((row["id"], row["text"], row["votes"]) for row in rows),
+        poll_id=poll["id"],
+        seq=poll["seq"],
+        closed=poll["closed_at"] is not None,
+        voters=poll["voters"],
+        options=tuple(
+            (row["option_id"], row["option_text"], row["option_votes"]) for row in option_rows
+        ),
     )
+
+
+async def tally(poll_id: int) -> Tally | None:
+    """Counts, voters and seq from one statement, so they agree."""
+    rows = await PollOption.raw(TALLY_SQL, poll_id)
+    return tally_of(rows[0], rows) if rows else None
 
 
 def counted(counts: Tally, *, added: int | None, removed: Iterable[int], voters: int) -> Tally:

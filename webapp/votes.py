@@ -35,14 +35,22 @@ from webapp.errors import (
     Unauthorized,
 )
 from webapp.polls import POLL_NAMES, poll_row
-from webapp.results import Results, Tally, audience_sees, counted, present, visible_to
+from webapp.results import (
+    OPTION_COLUMNS,
+    Results,
+    Tally,
+    audience_sees,
+    counted,
+    present,
+    tally_of,
+    visible_to,
+)
 from webapp.tables import Ballot, BallotKind, Poll, PollOption, Vote, Voting
 
 _POLL = ", ".join(f"p.{name}" for name in POLL_NAMES)
 # One row per option: the poll's columns, the option's count, and whether the voter chose it.
 LOCKED_SQL = (
-    f"SELECT {_POLL}, o.id AS option_id, o.text AS option_text, o.votes AS option_votes,"
-    " v.id IS NOT NULL AS chosen"
+    f"SELECT {_POLL}, {OPTION_COLUMNS}, v.id IS NOT NULL AS chosen"
     " FROM poll p JOIN poll_option o ON o.poll = p.id"
     ' LEFT JOIN vote v ON v."option" = o.id AND v."user" = {}'
     ' WHERE p.id = {} ORDER BY o."position"'
@@ -177,14 +185,7 @@ async def _lock_open_poll(poll_id: int, user_id: int) -> Locked:
         raise Conflict("This poll is a draft: publish it before voting.")
     if poll["closed_at"] is not None:
         raise Conflict("This poll is closed.")
-    counts = Tally(
-        poll_id=poll_id,
-        seq=poll["seq"],
-        closed=False,
-        voters=poll["voters"],
-        options=tuple((r["option_id"], r["option_text"], r["option_votes"]) for r in rows),
-    )
-    return Locked(poll, counts, [r["option_id"] for r in rows if r["chosen"]])
+    return Locked(poll, tally_of(poll, rows), [r["option_id"] for r in rows if r["chosen"]])
 
 
 def _not_this_polls() -> Invalid:
