@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,20 +50,27 @@ class Keep(logging.Handler):
         self.records.append(record)
 
 
-async def test_the_access_log_names_method_path_status_and_the_request_id() -> None:
-    """The line is logged while the request is served, so it carries the request's id."""
-    app = create_app({**TEST_SETTINGS, "access_log": True})
+@contextlib.contextmanager
+def access_lines() -> Iterator[Keep]:
+    """What the access log emits meanwhile, at INFO whatever the logger's level was."""
     keep = Keep()
     access = logging.getLogger("livepolls.access")
     access.addHandler(keep)
     level = access.level
     access.setLevel(logging.INFO)
     try:
-        async with app.test_app():
-            await app.test_client().get("/api/v1/polls/7", headers={"X-Request-ID": "req-42"})
+        yield keep
     finally:
         access.removeHandler(keep)
         access.setLevel(level)
+
+
+async def test_the_access_log_names_method_path_status_and_the_request_id() -> None:
+    """The line is logged while the request is served, so it carries the request's id."""
+    app = create_app({**TEST_SETTINGS, "access_log": True})
+    with access_lines() as keep:
+        async with app.test_app():
+            await app.test_client().get("/api/v1/polls/7", headers={"X-Request-ID": "req-42"})
     (line,) = keep.records
     assert line.getMessage().startswith("GET /api/v1/polls/7 404 ")
     assert line.request_id == "req-42"  # type: ignore[attr-defined]
@@ -71,16 +80,8 @@ async def test_the_access_log_names_method_path_status_and_the_request_id() -> N
 
 
 async def test_no_access_log_unless_asked(app: Quart) -> None:
-    keep = Keep()
-    access = logging.getLogger("livepolls.access")
-    access.addHandler(keep)
-    level = access.level
-    access.setLevel(logging.INFO)
-    try:
+    with access_lines() as keep:
         await app.test_client().get("/healthz")
-    finally:
-        access.removeHandler(keep)
-        access.setLevel(level)
     assert keep.records == []
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from tests.helpers import until
 from tests.live.servers import running_server, wait_listening
 from tests.live.test_servers import api_for, next_of, results_until, total_is, watch
 from tests.test_metrics import sample
@@ -53,15 +53,15 @@ async def test_every_worker_reports_the_votes_of_all_workers(tmp_path: Path) -> 
         assert {sample(text, "livepolls_votes_total") for text in scrapes} == {float(VOTES)}
 
 
-async def scrape_until(url: str, done: Callable[[str], bool], within: float = 15.0) -> str:
-    deadline = time.monotonic() + within
-    while True:
-        text = await fresh_connection_get(url)
-        if done(text):
-            return text
-        if time.monotonic() > deadline:
-            raise AssertionError(f"metrics never matched within {within}s:\n{text}")
-        await asyncio.sleep(0.1)
+async def scrape_until(url: str, done: Callable[[str], bool], what: str) -> str:
+    scraped: list[str] = []
+
+    async def matches() -> bool:
+        scraped.append(await fresh_connection_get(url))
+        return done(scraped[-1])
+
+    await until(matches, what, within=15.0, every=0.1)
+    return scraped[-1]
 
 
 async def test_viewers_fanout_and_notify_are_counted_across_workers() -> None:
@@ -73,13 +73,17 @@ async def test_viewers_fanout_and_notify_are_counted_across_workers() -> None:
             poll = await api.poll(owner)
             async with watch(server, poll["id"], owner.token) as ws:
                 await next_of(ws, "results")
-                await scrape_until(metrics_url, lambda t: sample(t, "livepolls_viewers") == 1)
+                await scrape_until(
+                    metrics_url, lambda t: sample(t, "livepolls_viewers") == 1, "1 viewer"
+                )
                 await api.vote(owner, poll, 0)
                 await results_until(ws, total_is(1), within=15)
                 text = await scrape_until(
-                    metrics_url, lambda t: sample(t, "livepolls_notify_received_total") >= 2
+                    metrics_url,
+                    lambda t: sample(t, "livepolls_notify_received_total") >= 2,
+                    "both workers heard the NOTIFY",
                 )
                 assert sample(text, "livepolls_notify_sent_total") >= 1
                 assert sample(text, "livepolls_fanout_seconds_count") >= 1
                 assert sample(text, "livepolls_live_messages_sent_total") >= 1
-        await scrape_until(metrics_url, lambda t: sample(t, "livepolls_viewers") == 0)
+        await scrape_until(metrics_url, lambda t: sample(t, "livepolls_viewers") == 0, "0 viewers")
