@@ -15,6 +15,7 @@ from webapp.results import (
     OPTION_COLUMNS,
     Results,
     audience_sees,
+    choices_in,
     needs_vote_check,
     present,
     tally,
@@ -168,7 +169,21 @@ def _marks(values: list[Any]) -> str:
     return ", ".join("{}" for _ in values)
 
 
-async def _views(rows: list[dict[str, Any]], viewer_id: int | None) -> list[PollView]:
+@dataclass
+class Seen:
+    """A poll as one viewer sees it: the poll, its results and the viewer's own choices."""
+
+    poll: PollView
+    results: Results
+    mine: list[int]
+
+
+async def _seen(
+    rows: list[dict[str, Any]], viewer_id: int | None, voted: set[int] | None = None
+) -> list[tuple[PollView, Results]]:
+    """Each poll row with its options, creator and results, as this viewer may see them, in
+    three statements for any number of polls (`voted`: the polls the viewer is known to have
+    voted in, which spares asking)."""
     if not rows:
         return []
     ids = [row["id"] for row in rows]
@@ -176,45 +191,58 @@ async def _views(rows: list[dict[str, Any]], viewer_id: int | None) -> list[Poll
     creators = list({row["creator"] for row in rows})
     users = await User.raw(NAMES_SQL.format(_marks(creators)), *creators)
     names = {user["id"]: user["name"] for user in users}
-    check = [row["id"] for row in rows if needs_vote_check(row, viewer_id)]
-    voted = await voted_in(viewer_id, check) if viewer_id is not None else set()
-    views = []
+    if voted is None:
+        check = [row["id"] for row in rows if needs_vote_check(row, viewer_id)]
+        voted = await voted_in(viewer_id, check) if viewer_id is not None else set()
+    seen = []
     for row in rows:
         visible = visible_to(row, viewer_id, row["id"] in voted)
-        mine = [o for o in option_rows if o["poll"] == row["id"]]
-        results = present(tally_of(row, mine), visible)
+        own = [o for o in option_rows if o["poll"] == row["id"]]
+        results = present(tally_of(row, own), visible, audience_sees(row))
         options = [
             OptionView(shown.id, shown.text, o["position"], shown.votes)
-            for shown, o in zip(results.options, mine, strict=True)
+            for shown, o in zip(results.options, own, strict=True)
         ]
-        views.append(
-            PollView(
-                id=row["id"],
-                question=row["question"],
-                is_published=row["is_published"],
-                allows_multiple=row["allows_multiple"],
-                voting=Voting(row["voting"]),
-                allows_guests=row["voting"] == Voting.guests,
-                guest_network_cap=row["guest_network_cap"] or 0,
-                results_visibility=ResultsVisibility(row["results_visibility"]),
-                results_hidden=row["results_hidden"],
-                results_visible=visible,
-                join_code=row["join_code"],
-                closed_at=row["closed_at"],
-                created_at=row["created_at"],
-                updated_at=row["updated_at"],
-                creator=CreatorView(row["creator"], names.get(row["creator"], "")),
-                options=options,
-                total_votes=results.total_votes,
-                voters=results.voters,
-            )
+        view = PollView(
+            id=row["id"],
+            question=row["question"],
+            is_published=row["is_published"],
+            allows_multiple=row["allows_multiple"],
+            voting=Voting(row["voting"]),
+            allows_guests=row["voting"] == Voting.guests,
+            guest_network_cap=row["guest_network_cap"] or 0,
+            results_visibility=ResultsVisibility(row["results_visibility"]),
+            results_hidden=row["results_hidden"],
+            results_visible=visible,
+            join_code=row["join_code"],
+            closed_at=row["closed_at"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            creator=CreatorView(row["creator"], names.get(row["creator"], "")),
+            options=options,
+            total_votes=results.total_votes,
+            voters=results.voters,
         )
-    return views
+        seen.append((view, results))
+    return seen
+
+
+async def _views(rows: list[dict[str, Any]], viewer_id: int | None) -> list[PollView]:
+    return [view for view, _ in await _seen(rows, viewer_id)]
 
 
 async def get_poll(poll_id: int, viewer_id: int | None) -> PollView:
     row = await poll_row(poll_id, viewer_id)
     return (await _views([row], viewer_id))[0]
+
+
+async def seen_by(poll_id: int, viewer_id: int | None) -> Seen:
+    """The poll, its results and the viewer's choices for a poll page: the poll's row read
+    once (four statements in all)."""
+    row = await poll_row(poll_id, viewer_id)
+    mine = await choices_in(viewer_id, poll_id) if viewer_id is not None else []
+    ((poll, results),) = await _seen([row], viewer_id, voted={poll_id} if mine else set())
+    return Seen(poll, results, mine)
 
 
 async def results_for(poll_id: int, viewer_id: int | None, *, as_audience: bool = False) -> Results:

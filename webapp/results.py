@@ -163,6 +163,15 @@ def visible_to(poll: dict[str, Any], viewer_id: int | None, has_voted: bool) -> 
     return True
 
 
+CHOICES_SQL = 'SELECT "option" FROM vote WHERE "user" = {} AND poll = {}'
+
+
+async def choices_in(user_id: int, poll_id: int) -> list[int]:
+    """The options the user has a vote on in this poll, in id order."""
+    rows = await Vote.raw(CHOICES_SQL, user_id, poll_id)
+    return sorted(row["option"] for row in rows)
+
+
 async def voted_in(user_id: int, poll_ids: Iterable[int]) -> set[int]:
     """Which of these polls the user has a vote in."""
     ids = list(poll_ids)

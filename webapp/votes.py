@@ -40,6 +40,7 @@ from webapp.results import (
     Results,
     Tally,
     audience_sees,
+    choices_in,
     counted,
     present,
     tally_of,
@@ -59,7 +60,6 @@ LOCKED_SQL = (
 # first, in a statement of its own: a statement that waited for a row lock still reads the
 # other tables as they were when it started, so a vote committed meanwhile would be missed.
 LOCK_SQL = "SELECT id FROM poll WHERE id = {} FOR UPDATE"
-MY_OPTIONS_SQL = 'SELECT "option" FROM vote WHERE "user" = {} AND poll = {}'
 INSERT_SQL = (
     'INSERT INTO vote ("user", "option", poll, single_choice, created_at)'
     " VALUES ({}, {}, {}, {}, {})"
@@ -306,5 +306,4 @@ async def withdraw_votes(user_id: int, poll_id: int, option_id: int | None = Non
 async def my_choices(user_id: int, poll_id: int) -> list[int]:
     """The options the user currently has a vote on in this poll."""
     await poll_row(poll_id, user_id)
-    rows = await Vote.raw(MY_OPTIONS_SQL, user_id, poll_id)
-    return sorted(row["option"] for row in rows)
+    return await choices_in(user_id, poll_id)

@@ -882,3 +882,26 @@ async def test_api_created_polls_appear_on_the_pages(app: Quart) -> None:
     page = await browser.get(f"/polls/{poll['id']}")
     assert page.status == 200
     assert page.dom.find("h1").text == "From the API?"  # type: ignore[union-attr]
+
+
+async def test_a_poll_page_reads_the_poll_row_once(
+    app: Quart, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poll, its results and the viewer's choices come from one read of the row."""
+    from webapp import polls
+
+    ann = await signed_up(app, "ann")
+    poll_id = await ann.create_poll()
+    (first, *_) = await option_ids(poll_id)
+    assert (await ann.vote(poll_id, first)).status == 303
+    reads: list[int] = []
+    load_row = polls.load_row
+
+    async def counted(poll: int, **kwargs: Any) -> dict[str, Any] | None:
+        reads.append(poll)
+        return await load_row(poll, **kwargs)
+
+    monkeypatch.setattr(polls, "load_row", counted)
+    page = await ann.get(f"/polls/{poll_id}")
+    assert page.status == 200 and "Best editor?" in page.text
+    assert reads == [poll_id]

@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from webapp import clients, polls, votes
+from webapp import clients, polls
 from webapp.accounts import Account
 from webapp.callers import session_account
 from webapp.clients import limit
@@ -15,7 +15,7 @@ from webapp.errors import Conflict, DomainError, Forbidden, Invalid
 from webapp.inputs.polls import MAX_OPTIONS, PollCreate
 from webapp.pages.forms import back_to_poll, form_number, is_htmx, retry_headers, validate
 from webapp.pages.session import SignInRequired
-from webapp.polls import PollChanges, PollView
+from webapp.polls import PollChanges
 
 blueprint = Blueprint("polls", __name__)
 
@@ -164,24 +164,16 @@ def _watching(poll_id: int) -> int:
     return int(current_app.extensions["live"].hub.viewer_count(poll_id))
 
 
-async def _as_seen_by(poll_id: int, viewer_id: int | None) -> tuple[PollView, list[int]]:
-    """The poll as this viewer may see it, and the options they have voted for."""
-    poll = await polls.get_poll(poll_id, viewer_id)
-    mine = await votes.my_choices(viewer_id, poll_id) if viewer_id else []
-    return poll, mine
-
-
 async def poll_page(poll_id: int, error: DomainError | None = None) -> Any:
     """The poll page; with an error, that error's status and message (and Retry-After)."""
     me = await session_account()
     viewer_id = me.id if me else None
-    poll, mine = await _as_seen_by(poll_id, viewer_id)
-    results = await polls.results_for(poll_id, viewer_id)
+    seen = await polls.seen_by(poll_id, viewer_id)
     page = await render_template(
         "polls/show.html",
-        poll=poll,
-        results=results,
-        mine=mine,
+        poll=seen.poll,
+        results=seen.results,
+        mine=seen.mine,
         error=error.detail if error else None,
         count=_watching(poll_id),
     )
@@ -202,12 +194,13 @@ async def _after_vote(poll_id: int, me: Account, error: DomainError | None = Non
         return await poll_page(poll_id, error)
     if not is_htmx():
         return back_to_poll(poll_id)
-    poll, mine = await _as_seen_by(poll_id, me.id)
-    results = await polls.results_for(poll_id, me.id)
+    seen = await polls.seen_by(poll_id, me.id)
     vote_block = await render_template(
-        "_partials/vote.html", poll=poll, mine=mine, error=error.detail if error else None
+        "_partials/vote.html", poll=seen.poll, mine=seen.mine, error=error.detail if error else None
     )
-    results_block = await render_template("_partials/results.html", results=results, poll=poll)
+    results_block = await render_template(
+        "_partials/results.html", results=seen.results, poll=seen.poll
+    )
     return vote_block + results_block
 
 
@@ -215,8 +208,8 @@ async def _after_vote(poll_id: int, me: Account, error: DomainError | None = Non
 async def vote_block(poll_id: int) -> Any:
     """This viewer's voting block alone (fetched when the poll opens or closes live)."""
     me = await session_account()
-    poll, mine = await _as_seen_by(poll_id, me.id if me else None)
-    return await render_template("_partials/vote.html", poll=poll, mine=mine, error=None)
+    seen = await polls.seen_by(poll_id, me.id if me else None)
+    return await render_template("_partials/vote.html", poll=seen.poll, mine=seen.mine, error=None)
 
 
 @blueprint.post("/polls/<id:poll_id>/vote")
@@ -227,8 +220,8 @@ async def vote(poll_id: int) -> Any:
     number = form_number(raw)
     option_id = number if number is not None and 0 < number < 2**31 else 0
     try:
-        poll, mine = await _as_seen_by(poll_id, me.id)
-        if poll.allows_multiple and option_id in mine:
+        seen = await polls.seen_by(poll_id, me.id)
+        if seen.poll.allows_multiple and option_id in seen.mine:
             await clients.withdraw_votes(me, poll_id, option_id)
         else:
             await clients.cast_vote(me, poll_id, option_id)
