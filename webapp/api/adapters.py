@@ -8,25 +8,12 @@ immutable, so one per type serves every request.
 
 from __future__ import annotations
 
-import functools
 import logging
-from typing import Any
 
 from pydantic import TypeAdapter
 from quart_schema import conversion
 
-
-@functools.lru_cache(maxsize=256)
-def _adapter(type_: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(type_)
-
-
-def _cached(type_: Any) -> TypeAdapter[Any]:
-    try:
-        return _adapter(type_)
-    except TypeError:  # an unhashable annotation: build it as quart-schema would
-        return TypeAdapter(type_)
-
+from webapp.serialize import adapter as _cached
 
 log = logging.getLogger(__name__)
 

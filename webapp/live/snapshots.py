@@ -1,65 +1,121 @@
-"""Builds a poll's live messages: once per change, per format and visibility, for all viewers."""
+"""Builds a poll's live messages: once per change, per format and visibility, for all viewers.
+
+Each JSON message is a typed dataclass serialised by webapp.serialize, as the API's
+responses are (a date reads the same in both); the HTML ones are the pages' partials."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from jinja2 import BaseLoader, Environment
 
 from webapp.live.hub import Format, Messages, Snapshot
 from webapp.polls import load_row
 from webapp.results import Results, audience_sees, present, tally, visible_to, voters_among
-from webapp.tables import ResultsVisibility
+from webapp.serialize import to_json
+from webapp.tables import ResultsVisibility, Voting
 
 
-def _json(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"))
+@dataclass
+class LiveCount:
+    id: int
+    votes: int | None
 
 
-def _time(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with Z, as the JSON API writes it."""
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+@dataclass
+class ResultsMessage:
+    """The `results` message: the counts of a `Results` (no option texts: those travel in
+    the `poll` message, and every viewer gets this one on every change)."""
+
+    type: Literal["results"] = field(default="results", kw_only=True)
+    poll_id: int
+    seq: int
+    options: list[LiveCount]
+    total_votes: int | None
+    voters: int | None
+    closed: bool
+    visible: bool
+    responses: int
+    audience_sees: bool
+
+    @classmethod
+    def of(cls, results: Results) -> ResultsMessage:
+        return cls(
+            poll_id=results.poll_id,
+            seq=results.seq,
+            options=[LiveCount(o.id, o.votes) for o in results.options],
+            total_votes=results.total_votes,
+            voters=results.voters,
+            closed=results.closed,
+            visible=results.visible,
+            responses=results.responses,
+            audience_sees=results.audience_sees,
+        )
+
+
+@dataclass
+class LiveOption:
+    id: int
+    text: str
+
+
+@dataclass
+class PollMessage:
+    """The `poll` message: what a viewer shows of the poll, without counts or join code."""
+
+    type: Literal["poll"] = field(default="poll", kw_only=True)
+    poll_id: int
+    seq: int
+    question: str
+    is_published: bool
+    allows_multiple: bool
+    voting: Voting
+    allows_guests: bool
+    results_visibility: ResultsVisibility
+    results_hidden: bool
+    closed: bool
+    closed_at: datetime | None
+    updated_at: datetime
+    options: list[LiveOption]
+
+    @classmethod
+    def of(cls, row: dict[str, Any], results: Results) -> PollMessage:
+        return cls(
+            poll_id=row["id"],
+            seq=results.seq,
+            question=row["question"],
+            is_published=row["is_published"],
+            allows_multiple=row["allows_multiple"],
+            voting=Voting(row["voting"]),
+            allows_guests=row["voting"] == Voting.guests,
+            results_visibility=ResultsVisibility(row["results_visibility"]),
+            results_hidden=row["results_hidden"],
+            closed=row["closed_at"] is not None,
+            closed_at=row["closed_at"],
+            updated_at=row["updated_at"],
+            options=[LiveOption(o.id, o.text) for o in results.options],
+        )
+
+
+@dataclass
+class ViewersMessage:
+    type: Literal["viewers"] = field(default="viewers", kw_only=True)
+    count: int
+
+
+@dataclass
+class DeletedMessage:
+    type: Literal["deleted"] = field(default="deleted", kw_only=True)
 
 
 def results_message(results: Results) -> str:
-    return _json(
-        {
-            "type": "results",
-            "poll_id": results.poll_id,
-            "seq": results.seq,
-            "options": [{"id": o.id, "votes": o.votes} for o in results.options],
-            "total_votes": results.total_votes,
-            "voters": results.voters,
-            "closed": results.closed,
-            "visible": results.visible,
-            "responses": results.responses,
-            "audience_sees": results.audience_sees,
-        }
-    )
+    return to_json(ResultsMessage.of(results))
 
 
 def poll_message(row: dict[str, Any], results: Results) -> str:
-    closed_at = _time(row["closed_at"])
-    return _json(
-        {
-            "type": "poll",
-            "poll_id": row["id"],
-            "seq": results.seq,
-            "question": row["question"],
-            "is_published": row["is_published"],
-            "allows_multiple": row["allows_multiple"],
-            "voting": row["voting"],
-            "allows_guests": row["voting"] == "guests",
-            "results_visibility": row["results_visibility"],
-            "results_hidden": row["results_hidden"],
-            "closed": closed_at is not None,
-            "closed_at": closed_at,
-            "updated_at": _time(row["updated_at"]),
-            "options": [{"id": option.id, "text": option.text} for option in results.options],
-        }
-    )
+    return to_json(PollMessage.of(row, results))
 
 
 class SnapshotBuilder(Messages):
@@ -104,9 +160,9 @@ class SnapshotBuilder(Messages):
     def viewers(self, fmt: Format, count: int) -> str:
         if fmt == "html":
             return self._render("_partials/viewers.html", count=count)
-        return _json({"type": "viewers", "count": count})
+        return to_json(ViewersMessage(count))
 
     def deleted(self, fmt: Format) -> str:
         if fmt == "html":
             return self._render("_partials/status.html", poll=None)
-        return _json({"type": "deleted"})
+        return to_json(DeletedMessage())
