@@ -27,6 +27,18 @@ def children(pid: int) -> set[int]:
     return {child for child in found if _is_worker(child)}
 
 
+def processes(pid: int) -> dict[int, str]:
+    """Every child of the parent with its command line (for failure messages)."""
+    found: dict[int, str] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                with contextlib.suppress(OSError):
+                    cmdline = Path(f"/proc/{child}/cmdline").read_text()
+                    found[int(child)] = cmdline.replace("\0", " ")[-60:]
+    return found
+
+
 def _is_worker(pid: int) -> bool:
     with contextlib.suppress(OSError):
         return "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()
@@ -58,9 +70,14 @@ async def test_a_worker_killed_with_sigkill_is_replaced_and_logged() -> None:
         first = children(server.pid)
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
+        # The supervisor logs the death, then starts the replacement: wait for both.
+        await until(
+            lambda: f"worker {victim} exited with -9; restarting it" in server.log(100_000),
+            f"the death of worker {victim} logged; workers {processes(server.pid)}",
+        )
         await until(
             lambda: len(children(server.pid)) == 2 and victim not in children(server.pid),
-            "a new worker in place of the killed one",
+            f"a new worker in place of the killed one; workers {processes(server.pid)}",
         )
         await wait_listening(server, 2)
         async with httpx.AsyncClient(base_url=server.base_url, trust_env=False) as http:
@@ -69,8 +86,6 @@ async def test_a_worker_killed_with_sigkill_is_replaced_and_logged() -> None:
                     await http.get("/healthz", headers={"Connection": "close"})
                 ).status_code == 200
         assert server.running
-        log = server.log(100_000)
-        assert f"worker {victim} exited with -9; restarting it" in log, log
 
 
 async def test_workers_that_keep_dying_end_the_server_with_a_non_zero_exit() -> None:
