@@ -905,3 +905,24 @@ async def test_a_poll_page_reads_the_poll_row_once(
     page = await ann.get(f"/polls/{poll_id}")
     assert page.status == 200 and "Best editor?" in page.text
     assert reads == [poll_id]
+
+
+async def test_pushed_fragments_and_pages_share_one_environment_and_its_limits(
+    app: Quart,
+) -> None:
+    """The hub renders the pages' own partials through the pages' Jinja environment, with
+    `url_for` from the app's URL map; form limits come from the server's own constants."""
+    from webapp.passwords import MIN_LENGTH
+    from webapp.tables import OPTION_MAX
+
+    builder = app.extensions["live"].hub._messages
+    assert builder._templates.linked_to is app.jinja_env
+    status = builder._render(
+        "_partials/status.html", poll={"id": 7, "is_published": True, "closed_at": None}
+    )
+    assert 'data-vote-block="/polls/7/vote-block"' in status
+    ann = await signed_up(app, "ann")
+    form = await ann.get("/polls/new")
+    assert f'maxlength="{OPTION_MAX}"' in form.text
+    signup = await Browser(app).get("/signup")
+    assert f"At least {MIN_LENGTH} characters." in signup.text

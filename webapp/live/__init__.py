@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from jinja2 import BaseLoader
+from jinja2 import Environment
 from quart import Quart
 
 from webapp import events
@@ -19,9 +20,11 @@ from webapp.live.snapshots import SnapshotBuilder
 class Live:
     """One per app process: local fan-out always, PostgreSQL LISTEN/NOTIFY when configured."""
 
-    def __init__(self, settings: Settings, templates: BaseLoader) -> None:
+    def __init__(
+        self, settings: Settings, templates: Environment, path_for: Callable[..., str]
+    ) -> None:
         interval = settings.live_interval_ms / 1000
-        builder = SnapshotBuilder(templates)
+        builder = SnapshotBuilder(templates, path_for)
         self.hub = Hub(builder.load, builder, interval)
         self.pinger = Pinger(settings.ping_interval_s, settings.stalled_viewer_s)
         self.feed = (
@@ -57,8 +60,13 @@ class Live:
 def setup(app: Quart, settings: Settings) -> Live:
     from webapp.live.routes import blueprint
 
-    assert app.jinja_loader is not None
-    live = Live(settings, app.jinja_loader)
+    urls = app.url_map.bind("localhost")
+
+    def path_for(endpoint: str, **values: Any) -> str:
+        return str(urls.build(endpoint, values))
+
+    # The pages' environment, synchronous: pushed fragments are the pages' own partials.
+    live = Live(settings, app.jinja_env.overlay(enable_async=False), path_for)
     app.extensions["live"] = live
     app.register_blueprint(blueprint)
     return live

@@ -5,11 +5,12 @@ responses are (a date reads the same in both); the HTML ones are the pages' part
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from jinja2 import BaseLoader, Environment
+from jinja2 import Environment
 
 from webapp.live.hub import Format, Messages, Snapshot
 from webapp.polls import load_row
@@ -121,13 +122,15 @@ def poll_message(row: dict[str, Any], results: Results) -> str:
 class SnapshotBuilder(Messages):
     """Loads a poll once per change and renders every variant its viewers may need."""
 
-    def __init__(self, loader: BaseLoader) -> None:
-        # A plain (synchronous) environment over the app's templates: partials pushed live
-        # use no request globals, and the hub renders outside any request.
-        self._templates = Environment(loader=loader, autoescape=True)
+    def __init__(self, templates: Environment, path_for: Callable[..., str]) -> None:
+        # The pages' own environment (its templates, filters and globals), as a synchronous
+        # overlay: the hub renders outside any request, so `url_for` is the URL map's paths.
+        self._templates = templates
+        self._path_for = path_for
 
     def _render(self, name: str, **context: Any) -> str:
-        return self._templates.get_template(name).render(**context)
+        template = self._templates.get_template(name)
+        return template.render(url_for=self._path_for, **context)
 
     async def load(self, poll_id: int, user_ids: frozenset[int]) -> Snapshot | None:
         row = await load_row(poll_id)

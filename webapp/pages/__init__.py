@@ -7,6 +7,7 @@ from typing import Any
 from quart import Quart, Response, abort, redirect, request, url_for
 from quart_auth import QuartAuth
 
+from webapp import passwords
 from webapp.callers import session_account
 from webapp.clients import device_id, ensure_device
 from webapp.config import Settings
@@ -17,6 +18,7 @@ from webapp.pages.session import (
     csrf_token,
     csrf_valid,
 )
+from webapp.tables import EMAIL_MAX, NAME_MAX, OPTION_MAX, QUESTION_MAX
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -82,6 +84,16 @@ def setup(app: Quart, settings: Settings) -> None:
     @app.errorhandler(SignInRequired)
     async def sign_in_first(error: SignInRequired) -> Any:
         return redirect(url_for("auth.signin", next=error.next_path), 303)
+
+    # The lengths the forms allow, from where the server checks them (one number for both).
+    app.jinja_env.globals["LIMITS"] = {
+        "name": NAME_MAX,
+        "email": EMAIL_MAX,
+        "question": QUESTION_MAX,
+        "option": OPTION_MAX,
+        "password": passwords.MAX_LENGTH,
+        "password_min": passwords.MIN_LENGTH,
+    }
 
     window = settings.guest_network_window_s
     network_window = "hour" if window == 3600 else f"{window // 60} minutes"
