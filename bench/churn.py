@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import sys
 import time
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from typing import Any
 
 from bench import seed
 from bench.servers import Server, rss_of
+from bench.tools import raise_open_files
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -54,13 +54,6 @@ _OPEN_STATES = {"01", "03", "08", "09", "0B"}  # ESTABLISHED, SYN_RECV, CLOSE_WA
 
 def log(message: str) -> None:
     print(f"[churn {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def raise_open_files() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def server_connections(port: int) -> int:
