@@ -483,21 +483,3 @@ async def test_close_never_goes_to_the_sink(hub: Hub, source: Source) -> None:
     await asyncio.wait_for(task, 1)
     assert received[-1] == ("close", 1012)
     assert all(isinstance(message, str) for message in sink.sent)
-
-
-async def test_a_subscription_ends_quietly_once_its_reader_is_done(
-    hub: Hub, source: Source
-) -> None:
-    """The live route passes its reader task as `until`: when the client's side ends, the
-    subscription stops without another message and the viewer is gone from the channel."""
-    reader: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    received: list[tuple[str, str | int]] = []
-    task = asyncio.create_task(collect(hub.subscribe(1, None, "json", None, reader), received))
-    await until(lambda: hub.viewer_count(1) == 1, "the viewer subscribed")
-    seen = len(received)
-    reader.set_result(None)
-    source.seq += 1  # a change at the same moment: the viewer that left does not get it
-    hub.changed(1, None)
-    await asyncio.wait_for(task, 1)
-    assert hub.viewer_count(1) == 0
-    assert received[seen:] == []

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from webapp import metrics
 
@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 Format = Literal["json", "html"]
 CLOSE = "close"
-LEFT = "left"  # the viewer's connection ended on its side: stop without a message
 # Viewers served between two yields to the event loop while an update goes out.
 BATCH = 500
 
@@ -99,11 +98,6 @@ class Viewer:
         self.pending[kind] = message
         self.wake.set()
 
-    def leave(self, _: object = None) -> None:
-        """Stop this viewer's subscription at its next wake-up, sending nothing more."""
-        self.pending[LEFT] = 0
-        self.wake.set()
-
 
 @dataclass
 class PollChannel:
@@ -155,11 +149,8 @@ class Hub:
         user_id: int | None = None,
         fmt: Format = "json",
         sink: Sink | None = None,
-        until: asyncio.Future[Any] | None = None,
     ) -> AsyncGenerator[tuple[str, str | int], None]:
         """Register a viewer and yield (kind, message); the last may be ("close", code).
-        The subscription ends, yielding nothing more, once `until` is done (the task that
-        reads the client: the client left or broke the rules).
 
         With a sink, only what the sink could not take at once is yielded: the consumer must
         send each yielded message before it next awaits anything, or a newer message sent
@@ -169,8 +160,6 @@ class Hub:
             yield CLOSE, self._closing
             return
         viewer = Viewer(poll_id, user_id, fmt, sink)
-        if until is not None:
-            until.add_done_callback(viewer.leave)
         channel = self._channels.setdefault(poll_id, PollChannel())
         channel.viewers.add(viewer)
         channel.viewers_dirty = True
@@ -193,8 +182,6 @@ class Hub:
             while True:
                 await viewer.wake.wait()
                 viewer.wake.clear()
-                if LEFT in viewer.pending:
-                    return
                 for kind in ("poll", "results", "viewers", "deleted", CLOSE):
                     message = viewer.pending.pop(kind, None)
                     if message is not None:
@@ -202,8 +189,6 @@ class Hub:
                         if kind == CLOSE:
                             return
         finally:
-            if until is not None:
-                until.remove_done_callback(viewer.leave)
             metrics.VIEWERS.dec()
             channel.viewers.discard(viewer)
             if channel.viewers:

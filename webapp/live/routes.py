@@ -99,9 +99,7 @@ async def _read_until_too_big() -> None:
             return
 
 
-async def _send_updates(
-    hub: Hub, poll_id: int, user_id: int | None, fmt: Format, until: asyncio.Task[None]
-) -> None:
+async def _send_updates(hub: Hub, poll_id: int, user_id: int | None, fmt: Format) -> None:
     # Under our Hypercorn runner: prebuilt frames straight to the socket (webapp/live/frames.py).
     extensions: dict[str, Any] = websocket.scope.get("extensions") or {}
     sink = cast(FrameSink | None, extensions.get(FRAMES_EXTENSION))
@@ -109,7 +107,7 @@ async def _send_updates(
     if sink is not None:
         pinger.add(sink)
     try:
-        async for kind, message in hub.subscribe(poll_id, user_id, fmt, sink, until):
+        async for kind, message in hub.subscribe(poll_id, user_id, fmt, sink):
             if kind == CLOSE:
                 await websocket.close(int(message))
                 return
@@ -148,19 +146,41 @@ async def poll_live(poll_id: int) -> None:
     # view=audience (the presenter screen): what the room sees, whoever opened it.
     as_audience = websocket.args.get("view") == "audience"
     user_id = account.id if account and not as_audience else None
-    # This task sends the updates; one more reads whatever the client sends. When the reader
-    # ends (the client left, or broke the rules and was closed), the hub ends the
-    # subscription and the sending stops. (Two tasks per viewer rather than a third to wait
-    # on both: with thousands of viewers each task's memory adds up.)
+    # This task sends the updates; one more reads whatever the client sends. (Two tasks per
+    # viewer rather than three: with thousands of viewers each task's memory adds up.)
     reader = asyncio.create_task(_read_until_too_big())
+    this: asyncio.Task[Any] | None = asyncio.current_task()
+    assert this is not None
+    watching = True  # False once we stop: a callback already scheduled must not cancel us
+    reader_ended = False
+
+    def stop_sending(_: asyncio.Task[None]) -> None:
+        nonlocal reader_ended
+        if watching and this is not None:
+            reader_ended = True
+            this.cancel()
+
+    reader.add_done_callback(stop_sending)
     try:
-        await _send_updates(hub, poll_id, user_id, fmt, until=reader)
+        await _send_updates(hub, poll_id, user_id, fmt)
+    except asyncio.CancelledError:
+        # Cancelled by stop_sending alone: the client went away or broke the rules; carry on
+        # below. Any other cancellation (the server's) goes on up.
+        if not reader_ended or this.cancelling() > 1:
+            raise
+        this.uncancel()
     except Exception:
-        if not reader.done():  # else a send raced the client's side ending: nothing to tell
-            log.exception("live stream of poll %s failed", poll_id)
-            # 1011, not 1000: the client should reconnect rather than take it as the end.
-            await websocket.close(CLOSE_SERVER_ERROR, "server error")
+        log.exception("live stream of poll %s failed", poll_id)
+        # 1011, not 1000: the client should reconnect rather than take it as the end.
+        await websocket.close(CLOSE_SERVER_ERROR, "server error")
     finally:
+        watching = False
+        # Quart cancels this task when the client leaves, and the task keeps that
+        # CancelledError, whose traceback keeps this frame: a reference from here to the task
+        # would make every closed viewer a reference cycle (the whole connection with it) that
+        # only the collector's rare full collections free (docs/benchmarks.md, "Viewer churn").
+        this = None
+        reader.remove_done_callback(stop_sending)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
