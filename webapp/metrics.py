@@ -107,15 +107,11 @@ async def get_metrics() -> Response:
 def register(app: Quart) -> None:
     app.register_blueprint(blueprint)
 
-    @app.before_request
-    async def start_clock() -> None:
-        g.metrics_started = time.perf_counter()
-
     @app.after_request
     async def count_request(response: Response) -> Response:
         route = route_label()
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        started = g.get("metrics_started")
+        started = g.get("request_started")  # stamped by webapp.logs, registered first
         if started is not None:
             LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
         return response

@@ -94,11 +94,10 @@ class ProxyFix(ProxyFixMiddleware):
         await self._inner(scope, receive, send)
 
 
-def _tune(sockets: Sockets) -> None:
+def _tune(sockets: Sockets, send_buffer: int) -> None:
     """Options that accepted connections inherit: keepalive, a bound on unacked data, and a
     fixed send buffer, so the kernel holds at most about twice that much for a client that
     stops reading (autotuning would let it grow to tcp_wmem's maximum, 4 MiB by default)."""
-    send_buffer = Settings.from_env().send_buffer_bytes
     for sock in sockets.insecure_sockets:
         if sock.family not in (socket.AF_INET, socket.AF_INET6):
             continue
@@ -162,15 +161,19 @@ def _event_loop() -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
-def _worker(config: Config, sockets: Sockets | None, stop: ProcessEvent | None = None) -> None:
-    settings = Settings.from_env()
-    logs.configure(settings)
+def _worker(
+    config: Config,
+    settings: Settings,
+    sockets: Sockets | None,
+    stop: ProcessEvent | None = None,
+) -> None:
+    logs.configure(settings)  # a spawned worker starts with Python's logging defaults
     if not hypercorn_patches.apply(settings.hypercorn_patches):
         # No FrameSink, so our Pinger has nothing to ping: Hypercorn pings instead.
         config.websocket_ping_interval = settings.ping_interval_s or None
     if sockets is None:  # one of several workers: a listening socket of its own
         sockets = config.create_sockets()
-        _tune(sockets)
+        _tune(sockets, settings.send_buffer_bytes)
     with asyncio.Runner(loop_factory=_event_loop()) as runner:
         runner.run(_serve(config, sockets, stop))
 
@@ -192,12 +195,13 @@ def _reserve_port(config: Config) -> socket.socket:
 
 
 def serve(host: str, port: int, workers: int = 1) -> None:
-    logs.configure(Settings.from_env())
+    settings = Settings.from_env()
+    logs.configure(settings)
     config = make_config(host, port)
     if workers <= 1:
         sockets = config.create_sockets()
-        _tune(sockets)
-        _worker(config, sockets)
+        _tune(sockets, settings.send_buffer_bytes)
+        _worker(config, settings, sockets)
         return
     reserved: socket.socket | None = None
     shared: Sockets | None = None
@@ -206,14 +210,14 @@ def serve(host: str, port: int, workers: int = 1) -> None:
         config.workers = workers
     else:  # elsewhere the workers share one listening socket
         shared = config.create_sockets()
-        _tune(shared)
+        _tune(shared, settings.send_buffer_bytes)
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     # Children inherit "ignore SIGINT": Ctrl-C reaches the parent, which tells them to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def start_worker() -> multiprocessing.process.BaseProcess:
-        kwargs = {"config": config, "sockets": shared, "stop": stop}
+        kwargs = {"config": config, "settings": settings, "sockets": shared, "stop": stop}
         process = context.Process(target=_worker, kwargs=kwargs)
         process.start()
         return process

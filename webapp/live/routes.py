@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 from quart import Blueprint, current_app, websocket
 
-from webapp.accounts import Account, account_for_token
-from webapp.callers import session_account
+from webapp import callers
+from webapp.accounts import Account
 from webapp.errors import NotFound, Unauthorized
 from webapp.live.frames import FrameSink, Pinger
 from webapp.live.hub import CLOSE, Format, Hub
@@ -53,15 +53,13 @@ def _origin_allowed() -> bool:
 
 async def _websocket_account() -> Account | None:
     """Bearer header, `token` parameter (clients that cannot set headers), or the cookie."""
-    scheme, _, token = websocket.headers.get("Authorization", "").partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else ""
-    token = token or websocket.args.get("token", "")
+    token = callers.bearer_token(websocket.headers) or websocket.args.get("token", "")
     if token:
-        account = await account_for_token(token)
+        account = await callers.token_account(token)
         if account is None:
             raise Unauthorized("invalid token")
         return account
-    account = await session_account()
+    account = await callers.session_account()
     if account is not None and not _origin_allowed():
         raise PermissionError("origin not allowed")
     return account
