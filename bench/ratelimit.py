@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 32
@@ -85,15 +86,9 @@ async def in_process(database_url: str) -> dict[str, Any]:
     return results
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def _server(database_url: str, limits: bool) -> AsyncIterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
