@@ -24,7 +24,8 @@ from webapp.db import engine  # noqa: E402
 
 CHEAP_HASHING = {"password_time_cost": 1, "password_memory_kib": 8, "password_concurrency": 8}
 # Tests sign up many users from one address: rate limits only where a test turns them on.
-TEST_SETTINGS = {**CHEAP_HASHING, "rate_limits": False}
+# No live heartbeats unless a test asks: they would interleave with the messages tests expect.
+TEST_SETTINGS = {**CHEAP_HASHING, "rate_limits": False, "heartbeat_s": 0}
 TABLES = [
     "refusal",
     "invite_code",

@@ -108,6 +108,7 @@ class Environment(BaseSettings):
     livepolls_token_ttl_days: Positive = 30
     livepolls_live_interval_ms: NonNegative = 75
     livepolls_ping_interval_s: NonNegative = 15
+    livepolls_heartbeat_s: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)] = 5.0
     livepolls_stalled_viewer_s: NonNegative = 30
     livepolls_send_buffer_bytes: NonNegative = 32 * 1024
     livepolls_cookie_secure: bool | None = None
@@ -194,6 +195,7 @@ class Settings:
     token_ttl_days: int
     live_interval_ms: int
     ping_interval_s: int
+    heartbeat_s: float
     stalled_viewer_s: int
     send_buffer_bytes: int
     cookie_secure: bool
@@ -239,6 +241,7 @@ class Settings:
             token_ttl_days=read.livepolls_token_ttl_days,
             live_interval_ms=read.livepolls_live_interval_ms,
             ping_interval_s=read.livepolls_ping_interval_s,
+            heartbeat_s=read.livepolls_heartbeat_s,
             stalled_viewer_s=read.livepolls_stalled_viewer_s,
             send_buffer_bytes=read.livepolls_send_buffer_bytes,
             cookie_secure=production if cookie_secure is None else cookie_secure,

@@ -51,6 +51,9 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
             "LIVEPOLLS_ARGON2_TIME_COST": "1",
             "LIVEPOLLS_ARGON2_MEMORY_KIB": "8",
             "LIVEPOLLS_RATE_LIMITS": "false",
+            # Heartbeats only where a test asks for them: they interleave with the messages
+            # a test waits for (tests/live/test_heartbeat.py runs them).
+            "LIVEPOLLS_HEARTBEAT_S": "0",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -483,3 +483,44 @@ async def test_close_never_goes_to_the_sink(hub: Hub, source: Source) -> None:
     await asyncio.wait_for(task, 1)
     assert received[-1] == ("close", 1012)
     assert all(isinstance(message, str) for message in sink.sent)
+
+
+class BeatingMessages(PlainMessages):
+    def __init__(self) -> None:
+        self.beats = 0
+
+    def heartbeat(self, fmt: Format, interval_s: float) -> str:
+        self.beats += 1
+        return f"beat:{fmt}:{interval_s}"
+
+
+async def test_heartbeats_reach_every_viewer_after_its_snapshot_until_stopped(
+    source: Source,
+) -> None:
+    messages = BeatingMessages()
+    hub = Hub(source.load, messages, INTERVAL, viewers_interval=INTERVAL)
+    first, first_task = await watch(hub, poll_id=1)
+    other, other_task = await watch(hub, poll_id=2, user_id=7)
+    hub.start_heartbeats(0.05)
+    hub.start_heartbeats(0.05)  # a second start changes nothing
+    try:
+        for received in (first, other):
+            await until(lambda r=received: ("heartbeat", "beat:json:0.05") in r, "a heartbeat")
+            kinds = [kind for kind, _ in received]
+            assert kinds.index("results") < kinds.index("heartbeat")
+            await until(lambda r=received: r.count(("heartbeat", "beat:json:0.05")) >= 3, "more")
+        assert hub.heartbeating
+    finally:
+        await hub.stop_heartbeats()
+    assert not hub.heartbeating
+    await stop(first_task)
+    await stop(other_task)
+
+
+async def test_no_heartbeats_with_an_interval_of_zero(source: Source) -> None:
+    messages = BeatingMessages()
+    hub = Hub(source.load, messages, INTERVAL, viewers_interval=INTERVAL)
+    received, task = await watch(hub)
+    hub.start_heartbeats(0)
+    assert not hub.heartbeating
+    await stop(task)

@@ -27,6 +27,7 @@ class Live:
         builder = SnapshotBuilder(templates, path_for)
         self.hub = Hub(builder.load, builder, interval)
         self.pinger = Pinger(settings.ping_interval_s, settings.stalled_viewer_s)
+        self.heartbeat_s = settings.heartbeat_s
         self.feed = (
             PostgresFeed(settings.listen_database_url or settings.database_url, self.hub, interval)
             if is_postgres_url(settings.database_url)
@@ -42,6 +43,7 @@ class Live:
     async def start(self) -> None:
         self._unsubscribe = events.subscribe(self._on_change)
         self.pinger.start()
+        self.hub.start_heartbeats(self.heartbeat_s)
         if self.feed is not None:
             await self.feed.start()
 
@@ -51,6 +53,7 @@ class Live:
     async def stop(self) -> None:
         await self.hub.close_all(1001)
         await self.pinger.stop()
+        await self.hub.stop_heartbeats()
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.feed is not None:

@@ -10,9 +10,11 @@ final state always follows the last change. Messages are built once per change, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -22,9 +24,15 @@ from webapp import metrics
 log = logging.getLogger(__name__)
 
 Format = Literal["json", "html"]
+FORMATS: tuple[Format, ...] = ("json", "html")
 CLOSE = "close"
 # Viewers served between two yields to the event loop while an update goes out.
 BATCH = 500
+HEARTBEAT = "heartbeat"
+HEARTBEAT_TICK = 0.1  # seconds between two slices of a round of heartbeats
+# The order a viewer's pending messages go out in: the poll's text before the counts it
+# labels, a heartbeat last (any message already proves the connection is alive).
+KINDS = ("poll", "results", "viewers", "deleted", HEARTBEAT)
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,9 @@ class Messages:
     def deleted(self, fmt: Format) -> str:
         raise NotImplementedError
 
+    def heartbeat(self, fmt: Format, interval_s: float) -> str:
+        raise NotImplementedError
+
 
 class Sink(Protocol):
     """Writes a message straight to the viewer's socket (webapp/live/frames.py)."""
@@ -70,7 +81,7 @@ class Viewer:
     is queued before it; otherwise it waits here for the viewer's own task to send it.
     """
 
-    __slots__ = ("poll_id", "user_id", "fmt", "pending", "wake", "seq", "sink")
+    __slots__ = ("poll_id", "user_id", "fmt", "pending", "wake", "seq", "sink", "__weakref__")
 
     def __init__(
         self, poll_id: int, user_id: int | None, fmt: Format, sink: Sink | None = None
@@ -138,6 +149,7 @@ class Hub:
         self._viewers_interval = viewers_interval
         self._channels: dict[int, PollChannel] = {}
         self._closing: int | None = None
+        self._heartbeats: asyncio.Task[None] | None = None
 
     def viewer_count(self, poll_id: int) -> int:
         channel = self._channels.get(poll_id)
@@ -182,7 +194,7 @@ class Hub:
             while True:
                 await viewer.wake.wait()
                 viewer.wake.clear()
-                for kind in ("poll", "results", "viewers", "deleted", CLOSE):
+                for kind in (*KINDS, CLOSE):
                     message = viewer.pending.pop(kind, None)
                     if message is not None:
                         yield kind, message
@@ -221,6 +233,46 @@ class Hub:
             for viewer in channel.viewers:
                 viewer.offer(CLOSE, code)
 
+    def start_heartbeats(self, interval_s: float) -> None:
+        """Send every viewer a heartbeat every `interval_s` seconds (0: never), from one task
+        started with the app: browsers hide WebSocket pings from pages, so this is how a page
+        tells a connection that silently stopped carrying packets from a quiet poll."""
+        if self._heartbeats is None and interval_s > 0:
+            self._heartbeats = asyncio.create_task(
+                self._beat(interval_s), context=contextvars.Context()
+            )
+
+    @property
+    def heartbeating(self) -> bool:
+        return self._heartbeats is not None and not self._heartbeats.done()
+
+    async def stop_heartbeats(self) -> None:
+        task, self._heartbeats = self._heartbeats, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _beat(self, interval_s: float) -> None:
+        # A round is spread over the interval, a slice every HEARTBEAT_TICK, so thousands of
+        # viewers never cost one burst; held weakly meanwhile, so a viewer that leaves during
+        # the round is not kept (its connection with it) until the round ends.
+        slices = max(1, round(interval_s / HEARTBEAT_TICK))
+        while True:
+            viewers = [
+                weakref.ref(viewer)
+                for channel in self._channels.values()
+                for viewer in channel.viewers
+            ]
+            for i in range(slices):
+                # Built per slice: each carries the server's time as it goes out.
+                messages = {fmt: self._messages.heartbeat(fmt, interval_s) for fmt in FORMATS}
+                for ref in viewers[i::slices]:
+                    viewer = ref()
+                    if viewer is not None and viewer.seq >= 0:
+                        viewer.offer(HEARTBEAT, messages[viewer.fmt])
+                await asyncio.sleep(interval_s / slices)
+
     def _schedule(self, poll_id: int, channel: PollChannel) -> None:
         if channel.flusher is None:
             # In a context of its own: a copy of the viewer's or request's that scheduled it
@@ -253,7 +305,7 @@ class Hub:
                     channel.viewers_sent_at = now
                     count = len(channel.viewers)
                     built: dict[Format, str] = {
-                        fmt: self._messages.viewers(fmt, count) for fmt in ("json", "html")
+                        fmt: self._messages.viewers(fmt, count) for fmt in FORMATS
                     }
 
                     def offer_count(viewer: Viewer, built: dict[Format, str] = built) -> None:

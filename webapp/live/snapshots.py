@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from jinja2 import Environment
@@ -111,6 +111,15 @@ class DeletedMessage:
     type: Literal["deleted"] = field(default="deleted", kw_only=True)
 
 
+@dataclass
+class HeartbeatMessage:
+    """Proof of life, every `interval_ms`: a page that misses two reconnects."""
+
+    type: Literal["heartbeat"] = field(default="heartbeat", kw_only=True)
+    interval_ms: int
+    server_time: datetime
+
+
 def results_message(results: Results) -> str:
     return to_json(ResultsMessage.of(results))
 
@@ -169,3 +178,9 @@ class SnapshotBuilder(Messages):
         if fmt == "html":
             return self._render("_partials/status.html", poll=None)
         return to_json(DeletedMessage())
+
+    def heartbeat(self, fmt: Format, interval_s: float) -> str:
+        message = HeartbeatMessage(round(interval_s * 1000), datetime.now(UTC))
+        if fmt == "html":
+            return self._render("_partials/heartbeat.html", heartbeat=message)
+        return to_json(message)

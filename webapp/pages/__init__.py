@@ -95,6 +95,10 @@ def setup(app: Quart, settings: Settings) -> None:
         "password_min": passwords.MIN_LENGTH,
     }
 
+    # How often the live stream sends a heartbeat (0: never): a page watches for them only
+    # when the server sends them (templates/_partials/heartbeat.html, docs/live.md).
+    app.jinja_env.globals["HEARTBEAT_MS"] = round(settings.heartbeat_s * 1000)
+
     window = settings.guest_network_window_s
     network_window = "hour" if window == 3600 else f"{window // 60} minutes"
 
