@@ -158,7 +158,7 @@ async def _new_join_code() -> str:
 
 # Plain SQL, as for POLL_ROW_SQL: every read of a poll runs these.
 OPTIONS_SQL = (
-    f'SELECT {OPTION_COLUMNS}, o."position", o.poll FROM poll_option o'
+    f"SELECT {OPTION_COLUMNS}, o.poll FROM poll_option o"
     ' WHERE o.poll IN ({}) ORDER BY o.poll, o."position"'
 )
 NAMES_SQL = "SELECT id, name FROM app_user WHERE id IN ({})"
@@ -199,32 +199,42 @@ async def _seen(
         visible = visible_to(row, viewer_id, row["id"] in voted)
         own = [o for o in option_rows if o["poll"] == row["id"]]
         results = present(tally_of(row, own), visible, audience_sees(row))
-        options = [
-            OptionView(shown.id, shown.text, o["position"], shown.votes)
-            for shown, o in zip(results.options, own, strict=True)
-        ]
-        view = PollView(
-            id=row["id"],
-            question=row["question"],
-            is_published=row["is_published"],
-            allows_multiple=row["allows_multiple"],
-            voting=Voting(row["voting"]),
-            allows_guests=row["voting"] == Voting.guests,
-            guest_network_cap=row["guest_network_cap"] or 0,
-            results_visibility=ResultsVisibility(row["results_visibility"]),
-            results_hidden=row["results_hidden"],
-            results_visible=visible,
-            join_code=row["join_code"],
-            closed_at=row["closed_at"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            creator=CreatorView(row["creator"], names.get(row["creator"], "")),
-            options=options,
-            total_votes=results.total_votes,
-            voters=results.voters,
-        )
-        seen.append((view, results))
+        seen.append((view_of(row, results, names.get(row["creator"], "")), results))
     return seen
+
+
+def view_of(row: dict[str, Any], results: Results, creator_name: str) -> PollView:
+    """A poll row with its results as one viewer sees them: what the API returns and what
+    the pages' templates (and the fragments the live hub pushes) render. The options come
+    in position order, and positions are 0, 1, 2... (`_insert_options` writes them so)."""
+    return PollView(
+        id=row["id"],
+        question=row["question"],
+        is_published=row["is_published"],
+        allows_multiple=row["allows_multiple"],
+        voting=Voting(row["voting"]),
+        allows_guests=row["voting"] == Voting.guests,
+        guest_network_cap=row["guest_network_cap"] or 0,
+        results_visibility=ResultsVisibility(row["results_visibility"]),
+        results_hidden=row["results_hidden"],
+        results_visible=results.visible,
+        join_code=row["join_code"],
+        closed_at=row["closed_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        creator=CreatorView(row["creator"], creator_name),
+        options=[
+            OptionView(option.id, option.text, position, option.votes)
+            for position, option in enumerate(results.options)
+        ],
+        total_votes=results.total_votes,
+        voters=results.voters,
+    )
+
+
+async def creator_name(user_id: int) -> str:
+    users = await User.raw(NAMES_SQL.format("{}"), user_id)
+    return str(users[0]["name"]) if users else ""
 
 
 async def _views(rows: list[dict[str, Any]], viewer_id: int | None) -> list[PollView]:

@@ -109,7 +109,11 @@ def counted(counts: Tally, *, added: int | None, removed: Iterable[int], voters:
 
 
 def present(counts: Tally, visible: bool, audience_sees: bool | None = None) -> Results:
-    total = counts.total_votes
+    """The counts as one viewer may see them. An option's percent is its share of the
+    voters (in a single-choice poll that is its share of the votes; in a multiple-choice
+    poll one voter choosing two options counts fully for each, and the shares may add up
+    to more than 100)."""
+    voters = counts.voters
     return Results(
         poll_id=counts.poll_id,
         options=[
@@ -117,11 +121,11 @@ def present(counts: Tally, visible: bool, audience_sees: bool | None = None) -> 
                 id=option_id,
                 text=text,
                 votes=votes if visible else None,
-                percent=(round(votes * 100 / total) if total else 0) if visible else None,
+                percent=(round(votes * 100 / voters) if voters else 0) if visible else None,
             )
             for option_id, text, votes in counts.options
         ],
-        total_votes=total if visible else None,
+        total_votes=counts.total_votes if visible else None,
         voters=counts.voters if visible else None,
         seq=counts.seq,
         closed=counts.closed,

@@ -147,6 +147,26 @@ async def test_multiple_choice_vote_for_another_option_adds_to_the_first(
     assert await my_votes(client, ann, poll["id"]) == sorted([vim, nano])
 
 
+async def test_multiple_choice_percentages_are_shares_of_the_voters(
+    client: TestClientProtocol, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    """One voter choosing two options counts fully for each (not 50 % each); the shares may
+    then add up to more than 100."""
+    ann, bob = await make_member(), await make_member()
+    poll = await make_poll(ann, allows_multiple=True)
+    vim, emacs, nano = option_ids(poll)
+    await vote(client, ann, poll["id"], vim)
+    response = await vote(client, ann, poll["id"], nano)
+    shares = {o["id"]: o["percent"] for o in (await response.get_json())["options"]}
+    assert shares == {vim: 100, emacs: 0, nano: 100}
+
+    response = await vote(client, bob, poll["id"], vim)
+    shares = {o["id"]: o["percent"] for o in (await response.get_json())["options"]}
+    assert shares == {vim: 100, emacs: 0, nano: 50}
+    page = await client.get(f"/polls/{poll['id']}")
+    assert "1 vote · 50%" in (await page.get_data(as_text=True))
+
+
 async def test_multiple_choice_repeated_vote_is_200_and_changes_nothing(
     client: TestClientProtocol, make_member: MakeMember, make_poll: MakePoll
 ) -> None:

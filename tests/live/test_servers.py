@@ -419,7 +419,10 @@ async def test_snapshot_then_an_update_after_vote_change_and_withdrawal(
             "type": "results",
             "poll_id": poll["id"],
             "seq": 0,
-            "options": [{"id": option["id"], "votes": 0} for option in poll["options"]],
+            "options": [
+                {"id": option["id"], "text": option["text"], "votes": 0, "percent": 0}
+                for option in poll["options"]
+            ],
             "total_votes": 0,
             "voters": 0,
             "closed": False,

@@ -37,11 +37,18 @@ async def test_a_snapshot_arrives_on_connect(
     poll = await make_poll(await make_member())
     async with client.websocket(live(poll["id"])) as ws:
         first = json.loads(await asyncio.wait_for(ws.receive(), 3))
+    # The API's own results, with the message's type in front.
+    api = await client.get(f"/api/v1/polls/{poll['id']}/results")
+    assert first == {"type": "results", **(await api.get_json())}
+    assert list(first)[0] == "type"
     assert first == {
         "type": "results",
         "poll_id": poll["id"],
         "seq": 0,
-        "options": [{"id": option["id"], "votes": 0} for option in poll["options"]],
+        "options": [
+            {"id": option["id"], "text": option["text"], "votes": 0, "percent": 0}
+            for option in poll["options"]
+        ],
         "total_votes": 0,
         "voters": 0,
         "closed": False,

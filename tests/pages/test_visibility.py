@@ -79,10 +79,10 @@ async def api_get(c: Cast, path: str, viewer: str) -> dict[str, Any]:
 
 
 def results_seen(results: dict[str, Any], counts: list[int] | None = None) -> bool:
-    """Whether a results body (API or live JSON) shows the counts; null counts and null
-    percentages (the API's bodies carry them; the live messages do not) when not."""
+    """Whether a results body (API or live JSON: the same model) shows the counts; null
+    counts and null percentages when not."""
     votes = [option["votes"] for option in results["options"]]
-    shares = [option["percent"] for option in results["options"] if "percent" in option]
+    shares = [option["percent"] for option in results["options"]]
     if results["visible"]:
         assert all(isinstance(v, int) for v in votes)
         assert all(isinstance(share, int) for share in shares)

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any, cast
@@ -144,44 +143,21 @@ async def poll_live(poll_id: int) -> None:
     # view=audience (the presenter screen): what the room sees, whoever opened it.
     as_audience = websocket.args.get("view") == "audience"
     user_id = account.id if account and not as_audience else None
-    # This task sends the updates; one more reads whatever the client sends. (Two tasks per
-    # viewer rather than three: with thousands of viewers each task's memory adds up.)
+    # Two tasks: one sends the updates, one reads whatever the client sends. The first to
+    # end ends the stream: the reader when the client leaves or breaks the rules (which also
+    # interrupts a send blocked on a stalled socket), the sender when the hub closes it.
+    sender = asyncio.create_task(_send_updates(hub, poll_id, user_id, fmt))
     reader = asyncio.create_task(_read_until_too_big())
-    this: asyncio.Task[Any] | None = asyncio.current_task()
-    assert this is not None
-    watching = True  # False once we stop: a callback already scheduled must not cancel us
-    reader_ended = False
-
-    def stop_sending(_: asyncio.Task[None]) -> None:
-        nonlocal reader_ended
-        if watching and this is not None:
-            reader_ended = True
-            this.cancel()
-
-    reader.add_done_callback(stop_sending)
     try:
-        await _send_updates(hub, poll_id, user_id, fmt)
-    except asyncio.CancelledError:
-        # Cancelled by stop_sending alone: the client went away or broke the rules; carry on
-        # below. Any other cancellation (the server's) goes on up.
-        if not reader_ended or this.cancelling() > 1:
-            raise
-        this.uncancel()
-    except Exception:
-        log.exception("live stream of poll %s failed", poll_id)
-        # 1011, not 1000: the client should reconnect rather than take it as the end.
-        await websocket.close(CLOSE_SERVER_ERROR, "server error")
+        await asyncio.wait((sender, reader), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        watching = False
-        # Quart cancels this task when the client leaves, and the task keeps that
-        # CancelledError, whose traceback keeps this frame: a reference from here to the task
-        # would make every closed viewer a reference cycle (the whole connection with it) that
-        # only the collector's rare full collections free (docs/benchmarks.md, "Viewer churn").
-        this = None
-        reader.remove_done_callback(stop_sending)
+        # Also when Quart cancels this handler (the client went away): no task outlives it.
+        sender.cancel()
         reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await reader
-    if reader.done() and not reader.cancelled() and reader.exception() is not None:
-        log.error("live stream of poll %s failed", poll_id, exc_info=reader.exception())
-        await websocket.close(CLOSE_SERVER_ERROR, "server error")
+        await asyncio.wait((sender, reader))
+    for task in (sender, reader):
+        if not task.cancelled() and task.exception() is not None:
+            log.error("live stream of poll %s failed", poll_id, exc_info=task.exception())
+            # 1011, not 1000: the client should reconnect rather than take it as the end.
+            await websocket.close(CLOSE_SERVER_ERROR, "server error")
+            return

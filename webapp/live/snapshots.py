@@ -1,7 +1,9 @@
 """Builds a poll's live messages: once per change, per format and visibility, for all viewers.
 
 Each JSON message is a typed dataclass serialised by webapp.serialize, as the API's
-responses are (a date reads the same in both); the HTML ones are the pages' partials."""
+responses are (a date reads the same in both): `results` is the API's own `Results`,
+serialised once per change and visibility. The HTML ones are the pages' partials, rendered
+from the pages' own `PollView` (webapp.polls.view_of) and `Results`."""
 
 from __future__ import annotations
 
@@ -13,47 +15,10 @@ from typing import Any, Literal
 from jinja2 import Environment
 
 from webapp.live.hub import Format, Messages, Snapshot
-from webapp.polls import load_row
+from webapp.polls import PollView, creator_name, load_row, view_of
 from webapp.results import Results, audience_sees, present, tally, visible_to, voters_among
 from webapp.serialize import to_json
 from webapp.tables import ResultsVisibility, Voting
-
-
-@dataclass
-class LiveCount:
-    id: int
-    votes: int | None
-
-
-@dataclass
-class ResultsMessage:
-    """The `results` message: the counts of a `Results` (no option texts: those travel in
-    the `poll` message, and every viewer gets this one on every change)."""
-
-    type: Literal["results"] = field(default="results", kw_only=True)
-    poll_id: int
-    seq: int
-    options: list[LiveCount]
-    total_votes: int | None
-    voters: int | None
-    closed: bool
-    visible: bool
-    responses: int
-    audience_sees: bool
-
-    @classmethod
-    def of(cls, results: Results) -> ResultsMessage:
-        return cls(
-            poll_id=results.poll_id,
-            seq=results.seq,
-            options=[LiveCount(o.id, o.votes) for o in results.options],
-            total_votes=results.total_votes,
-            voters=results.voters,
-            closed=results.closed,
-            visible=results.visible,
-            responses=results.responses,
-            audience_sees=results.audience_sees,
-        )
 
 
 @dataclass
@@ -82,21 +47,21 @@ class PollMessage:
     options: list[LiveOption]
 
     @classmethod
-    def of(cls, row: dict[str, Any], results: Results) -> PollMessage:
+    def of(cls, poll: PollView, seq: int) -> PollMessage:
         return cls(
-            poll_id=row["id"],
-            seq=results.seq,
-            question=row["question"],
-            is_published=row["is_published"],
-            allows_multiple=row["allows_multiple"],
-            voting=Voting(row["voting"]),
-            allows_guests=row["voting"] == Voting.guests,
-            results_visibility=ResultsVisibility(row["results_visibility"]),
-            results_hidden=row["results_hidden"],
-            closed=row["closed_at"] is not None,
-            closed_at=row["closed_at"],
-            updated_at=row["updated_at"],
-            options=[LiveOption(o.id, o.text) for o in results.options],
+            poll_id=poll.id,
+            seq=seq,
+            question=poll.question,
+            is_published=poll.is_published,
+            allows_multiple=poll.allows_multiple,
+            voting=poll.voting,
+            allows_guests=poll.allows_guests,
+            results_visibility=poll.results_visibility,
+            results_hidden=poll.results_hidden,
+            closed=poll.closed_at is not None,
+            closed_at=poll.closed_at,
+            updated_at=poll.updated_at,
+            options=[LiveOption(o.id, o.text) for o in poll.options],
         )
 
 
@@ -121,11 +86,9 @@ class HeartbeatMessage:
 
 
 def results_message(results: Results) -> str:
-    return to_json(ResultsMessage.of(results))
-
-
-def poll_message(row: dict[str, Any], results: Results) -> str:
-    return to_json(PollMessage.of(row, results))
+    """The `results` message: the `Results` the API returns (GET /polls/{id}/results),
+    serialised once, with its `type` in front."""
+    return '{"type":"results",' + to_json(results)[1:]
 
 
 class SnapshotBuilder(Messages):
@@ -150,20 +113,26 @@ class SnapshotBuilder(Messages):
             row["results_visibility"] == ResultsVisibility.after_vote and not row["results_hidden"]
         )
         voted = await voters_among(poll_id, user_ids) if depends_on_votes else frozenset()
+        name = await creator_name(row["creator"])
         public = audience_sees(row)
-        shown, withheld = present(counts, True, public), present(counts, False, public)
+        results = {visible: present(counts, visible, public) for visible in (True, False)}
+        # The pages' own view of the poll, so pushed fragments render from what pages do.
+        views = {visible: view_of(row, shown, name) for visible, shown in results.items()}
         return Snapshot(
             seq=counts.seq,
             poll_version=f"{row['updated_at'].isoformat()}|{row['closed_at']}",
             results={
-                ("json", True): results_message(shown),
-                ("json", False): results_message(withheld),
-                ("html", True): self._render("_partials/results.html", results=shown, poll=row),
-                ("html", False): self._render("_partials/results.html", results=withheld, poll=row),
+                **{("json", visible): results_message(shown) for visible, shown in results.items()},
+                **{
+                    ("html", visible): self._render(
+                        "_partials/results.html", results=shown, poll=views[visible]
+                    )
+                    for visible, shown in results.items()
+                },
             },
             poll={
-                "json": poll_message(row, shown),
-                "html": self._render("_partials/status.html", poll=row),
+                "json": to_json(PollMessage.of(views[True], counts.seq)),
+                "html": self._render("_partials/status.html", poll=views[True]),
             },
             can_see=lambda user_id: visible_to(row, user_id, user_id in voted),
             checked=user_ids if depends_on_votes else None,
