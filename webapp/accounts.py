@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from piccolo.query.functions.string import Lower
 
+from webapp import events
 from webapp.db import is_unique_violation
 from webapp.errors import Conflict, Unauthorized
 from webapp.passwords import Passwords
@@ -106,14 +107,28 @@ async def issue_token(user_id: int, ttl: timedelta) -> str:
     return token
 
 
-async def account_for_token(token: str) -> Account | None:
-    """The account a bearer or session token belongs to (one query: every request runs it)."""
-    rows = await AuthToken.raw(ACCOUNT_FOR_TOKEN_SQL, _digest(token))
+def token_digest(token: str) -> str:
+    """What the database keeps of a token (and what revocations name)."""
+    return _digest(token)
+
+
+async def token_holder(digest: str) -> tuple[Account, datetime] | None:
+    """The account a token (by digest) belongs to and the token's expiry; None when the
+    token is unknown or expired. One query: every request that is not cached runs it."""
+    rows = await AuthToken.raw(ACCOUNT_FOR_TOKEN_SQL, digest)
     row = rows[0] if rows else None
     if row is None or row["expires_at"] <= datetime.now(UTC):
         return None
-    return _account(row)
+    return _account(row), row["expires_at"]
+
+
+async def account_for_token(token: str) -> Account | None:
+    """The account a bearer or session token belongs to, read from the database."""
+    held = await token_holder(_digest(token))
+    return held[0] if held else None
 
 
 async def revoke_token(token: str) -> None:
-    await AuthToken.delete().where(AuthToken.token_hash == _digest(token))
+    digest = _digest(token)
+    await AuthToken.delete().where(AuthToken.token_hash == digest)
+    events.revoked(events.Revoked(digests=(digest,)))

@@ -106,6 +106,7 @@ class Environment(BaseSettings):
     livepolls_argon2_memory_kib: Positive = 64 * 1024
     livepolls_argon2_concurrency: Positive = os.cpu_count() or 2
     livepolls_token_ttl_days: Positive = 30
+    livepolls_token_cache_s: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)] = 30.0
     livepolls_live_interval_ms: NonNegative = 75
     livepolls_ping_interval_s: NonNegative = 15
     livepolls_heartbeat_s: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)] = 5.0
@@ -193,6 +194,7 @@ class Settings:
     password_memory_kib: int
     password_concurrency: int
     token_ttl_days: int
+    token_cache_s: float
     live_interval_ms: int
     ping_interval_s: int
     heartbeat_s: float
@@ -239,6 +241,7 @@ class Settings:
             password_memory_kib=read.livepolls_argon2_memory_kib,
             password_concurrency=read.livepolls_argon2_concurrency,
             token_ttl_days=read.livepolls_token_ttl_days,
+            token_cache_s=read.livepolls_token_cache_s,
             live_interval_ms=read.livepolls_live_interval_ms,
             ping_interval_s=read.livepolls_ping_interval_s,
             heartbeat_s=read.livepolls_heartbeat_s,

@@ -209,7 +209,9 @@ async def running_server(
 
 
 @contextlib.asynccontextmanager
-async def running_servers(count: int) -> AsyncIterator[list[Server]]:
+async def running_servers(
+    count: int, env: dict[str, str] | None = None
+) -> AsyncIterator[list[Server]]:
     """Several servers on the same database, started one after another (each migrates first)."""
     async with contextlib.AsyncExitStack() as stack:
-        yield [await stack.enter_async_context(running_server()) for _ in range(count)]
+        yield [await stack.enter_async_context(running_server(env)) for _ in range(count)]

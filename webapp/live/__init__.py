@@ -11,10 +11,12 @@ from quart import Quart
 from webapp import events
 from webapp.config import Settings
 from webapp.db import is_postgres_url
+from webapp.events import Revoked
 from webapp.live.feed import PostgresFeed
 from webapp.live.frames import Pinger
 from webapp.live.hub import Hub
 from webapp.live.snapshots import SnapshotBuilder
+from webapp.tokencache import TokenCache
 
 
 class Live:
@@ -28,12 +30,35 @@ class Live:
         self.hub = Hub(builder.load, builder, interval)
         self.pinger = Pinger(settings.ping_interval_s, settings.stalled_viewer_s)
         self.heartbeat_s = settings.heartbeat_s
+        # Known tokens, trusted while this process hears every revocation: always with
+        # SQLite (one process), with PostgreSQL while the LISTEN connection is up.
+        self.tokens = TokenCache(settings.token_cache_s, usable=self._hears_revocations)
         self.feed = (
-            PostgresFeed(settings.listen_database_url or settings.database_url, self.hub, interval)
+            PostgresFeed(
+                settings.listen_database_url or settings.database_url,
+                self.hub,
+                interval,
+                on_revoked=self._forget,
+                on_connected=self.tokens.clear,
+            )
             if is_postgres_url(settings.database_url)
             else None
         )
-        self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    def _hears_revocations(self) -> bool:
+        return self.feed is None or self.feed.connected.is_set()
+
+    def _forget(self, what: Revoked) -> None:
+        for digest in what.digests:
+            self.tokens.forget(digest)
+        for user_id in what.user_ids:
+            self.tokens.forget_user(user_id)
+
+    def _on_revoked(self, what: Revoked) -> None:
+        self._forget(what)
+        if self.feed is not None:
+            self.feed.revoke(what)
 
     def _on_change(self, poll_id: int, seq: int | None) -> None:
         self.hub.changed(poll_id, seq)
@@ -41,7 +66,10 @@ class Live:
             self.feed.announce(poll_id, seq)
 
     async def start(self) -> None:
-        self._unsubscribe = events.subscribe(self._on_change)
+        self._unsubscribe = [
+            events.subscribe(self._on_change),
+            events.subscribe_revocations(self._on_revoked),
+        ]
         self.pinger.start()
         self.hub.start_heartbeats(self.heartbeat_s)
         if self.feed is not None:
@@ -54,8 +82,9 @@ class Live:
         await self.hub.close_all(1001)
         await self.pinger.stop()
         await self.hub.stop_heartbeats()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
         if self.feed is not None:
             await self.feed.stop()
 
@@ -71,5 +100,6 @@ def setup(app: Quart, settings: Settings) -> Live:
     # The pages' environment, synchronous: pushed fragments are the pages' own partials.
     live = Live(settings, app.jinja_env.overlay(enable_async=False), path_for)
     app.extensions["live"] = live
+    app.extensions["tokens"] = live.tokens
     app.register_blueprint(blueprint)
     return live

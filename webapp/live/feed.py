@@ -3,7 +3,9 @@
 A notice carries only "poll_id:seq" pairs, comma-separated (seq empty when the poll was
 deleted); every process then reloads those polls itself. NOTIFY serialises commits
 database-wide, so each process sends at most one notice per interval, whatever the number of
-polls changing: the first at once, then one for everything that changed meanwhile.
+polls changing: the first at once, then one for everything that changed meanwhile. A
+revocation notice names token digests ("t:...") or user ids ("u:...") instead, for the
+processes' token caches (webapp/tokencache.py), and goes at once.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import contextlib
 import contextvars
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import asyncpg
 
 from webapp import metrics
+from webapp.events import Revoked
 from webapp.live.hub import Hub
 from webapp.tables import Poll
 
@@ -59,6 +62,34 @@ def decode(payload: str) -> list[tuple[int, int | None]]:
     return changes
 
 
+def encode_revoked(what: Revoked) -> list[str]:
+    """Payloads naming revoked tokens ("t:<digest>") and users ("u:<id>"), which a poll
+    notice's reader skips (neither is a poll id)."""
+    items = [f"t:{digest}" for digest in what.digests] + [f"u:{uid}" for uid in what.user_ids]
+    payloads: list[str] = []
+    current: list[str] = []
+    for item in items:
+        if current and len(",".join([*current, item])) > MAX_PAYLOAD:
+            payloads.append(",".join(current))
+            current = []
+        current.append(item)
+    if current:
+        payloads.append(",".join(current))
+    return payloads
+
+
+def decode_revoked(payload: str) -> Revoked:
+    digests: list[str] = []
+    user_ids: list[int] = []
+    for item in payload.split(","):
+        kind, _, value = item.partition(":")
+        if kind == "t" and value:
+            digests.append(value)
+        elif kind == "u" and value.isdigit():
+            user_ids.append(int(value))
+    return Revoked(tuple(digests), tuple(user_ids))
+
+
 def _merge(waiting: int | None, seq: int | None, known: bool) -> int | None:
     """A deletion (None) wins; otherwise the newest seq."""
     if seq is None or (known and waiting is None):
@@ -74,9 +105,14 @@ class PostgresFeed:
         interval: float,
         check_every: float = 5.0,
         check_timeout: float = 2.0,
+        on_revoked: Callable[[Revoked], None] = lambda _what: None,
+        on_connected: Callable[[], None] = lambda: None,
     ) -> None:
         self._dsn = dsn
         self._hub = hub
+        self._on_revoked = on_revoked
+        self._on_connected = on_connected
+        self._revocations: set[asyncio.Task[None]] = set()
         self._interval = interval
         self._check_every = check_every
         self._check_timeout = check_timeout
@@ -92,10 +128,10 @@ class PostgresFeed:
             await asyncio.wait_for(self.connected.wait(), 5)
 
     async def stop(self) -> None:
-        for task in [self._listener, self._sender]:
+        for task in [self._listener, self._sender, *self._revocations]:
             if task is not None:
                 task.cancel()
-        for task in [self._listener, self._sender]:
+        for task in [self._listener, self._sender, *self._revocations]:
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
@@ -107,6 +143,16 @@ class PostgresFeed:
         if self._sender is None:
             # Not in the context of the request that changed the poll (see Hub._schedule).
             self._sender = asyncio.create_task(self._send(), context=contextvars.Context())
+
+    def revoke(self, what: Revoked) -> None:
+        """Tell the other processes about committed revocations, at once (not batched)."""
+        task = asyncio.create_task(self._send_revoked(what), context=contextvars.Context())
+        self._revocations.add(task)
+        task.add_done_callback(self._revocations.discard)
+
+    async def _send_revoked(self, what: Revoked) -> None:
+        for payload in encode_revoked(what):
+            await self._notify(payload)
 
     async def _send(self) -> None:
         try:
@@ -128,6 +174,9 @@ class PostgresFeed:
 
     def _on_notice(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         metrics.NOTIFY_RECEIVED.inc()
+        if payload.startswith(("t:", "u:")):
+            self._on_revoked(decode_revoked(payload))
+            return
         for poll_id, seq in decode(payload):
             self._hub.changed(poll_id, seq)
 
@@ -151,6 +200,8 @@ class PostgresFeed:
             try:
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notice)
+                # Revocations sent while we could not hear them are lost: start afresh.
+                self._on_connected()
                 self.connected.set()
                 backoff = 0.1
                 if not first:
