@@ -242,8 +242,19 @@ async def _views(rows: list[dict[str, Any]], viewer_id: int | None) -> list[Poll
 
 
 async def get_poll(poll_id: int, viewer_id: int | None) -> PollView:
+    return (await read_poll(poll_id, viewer_id))[0]
+
+
+async def read_poll(poll_id: int, viewer_id: int | None) -> tuple[PollView, int]:
+    """The poll as this viewer sees it, and the seq it was read at."""
     row = await poll_row(poll_id, viewer_id)
-    return (await _views([row], viewer_id))[0]
+    return (await _views([row], viewer_id))[0], int(row["seq"])
+
+
+def etag(poll_id: int, seq: int, visible: bool) -> str:
+    """A poll view's entity tag: every change to a poll moves its seq, and the rest of what
+    a viewer sees is whether the counts are visible to them."""
+    return f'"{poll_id}.{seq}.{"v" if visible else "h"}"'
 
 
 async def seen_by(poll_id: int, viewer_id: int | None) -> Seen:

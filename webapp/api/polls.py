@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, Field
-from quart import Blueprint, current_app, url_for
+from quart import Blueprint, current_app, request, url_for
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from webapp import polls
@@ -70,10 +70,18 @@ async def list_polls(query_args: PollQuery) -> PollPage:
 @blueprint.get("/polls/<id:poll_id>")
 @problems(401)
 @validate_response(PollView)
-async def get_poll(poll_id: int) -> PollView:
+async def get_poll(poll_id: int) -> tuple[PollView | str, int, dict[str, str]]:
     """A poll with its options and counts. Drafts are visible only to their creator."""
     account = await current_account()
-    return await polls.get_poll(poll_id, account.id if account else None)
+    viewer_id = account.id if account else None
+    # A poll watched on this process answers from the live snapshot, without the database.
+    seen = current_app.extensions["live"].watched_view(poll_id, viewer_id)
+    view, seq = seen if seen is not None else await polls.read_poll(poll_id, viewer_id)
+    tag = polls.etag(poll_id, seq, view.results_visible)
+    headers = {"ETag": tag}
+    if request.if_none_match.contains(tag.strip('"')):
+        return "", 304, headers
+    return view, 200, headers
 
 
 @blueprint.patch("/polls/<id:poll_id>")

@@ -16,6 +16,7 @@ from webapp.live.feed import PostgresFeed
 from webapp.live.frames import Pinger
 from webapp.live.hub import Hub
 from webapp.live.snapshots import SnapshotBuilder
+from webapp.polls import PollView
 from webapp.tokencache import TokenCache
 
 
@@ -64,6 +65,21 @@ class Live:
         self.hub.changed(poll_id, seq)
         if self.feed is not None:
             self.feed.announce(poll_id, seq)
+
+    def watched_view(self, poll_id: int, viewer_id: int | None) -> tuple[PollView, int] | None:
+        """A watched poll as this viewer sees it, and its seq, from the hub's snapshot (no
+        database read); None when the database must answer: nobody watches it here, a reload
+        is due, the viewer's visibility is not known here, or it is a draft."""
+        snapshot = self.hub.current(poll_id)
+        shown = snapshot.views.get(True) if snapshot is not None else None
+        if snapshot is None or not isinstance(shown, PollView) or not shown.is_published:
+            return None
+        if viewer_id == shown.creator.id:  # the creator sees the counts, whoever voted
+            return shown, snapshot.seq
+        if not snapshot.covers(viewer_id):
+            return None
+        view = snapshot.views.get(snapshot.can_see(viewer_id))
+        return (view, snapshot.seq) if isinstance(view, PollView) else None
 
     async def start(self) -> None:
         self._unsubscribe = [

@@ -46,6 +46,8 @@ class Snapshot:
     can_see: Callable[[int | None], bool]  # viewer's user id -> may see the counts
     # Users whose votes can_see was told about; None when visibility does not depend on votes.
     checked: frozenset[int] | None = None
+    # The poll as the API shows it, by whether the counts are visible (webapp.polls.PollView).
+    views: Mapping[bool, object] = field(default_factory=dict)
 
     def covers(self, user_id: int | None) -> bool:
         return self.checked is None or user_id is None or user_id in self.checked
@@ -119,6 +121,10 @@ class PollChannel:
     viewers_sent_at: float = float("-inf")
     flusher: asyncio.Task[None] | None = None
     changed_at: float | None = None  # when the change awaiting delivery reached us
+    # Changes heard of, and how many of them the snapshot reflects (its load began after
+    # them): the snapshot is the poll's current state while the two are equal.
+    changes: int = 0
+    reflected: int = 0
 
     def user_ids(self) -> frozenset[int]:
         return frozenset(v.user_id for v in self.viewers if v.user_id is not None)
@@ -151,6 +157,15 @@ class Hub:
         self._closing: int | None = None
         self._heartbeats: asyncio.Task[None] | None = None
 
+    def current(self, poll_id: int) -> Snapshot | None:
+        """The snapshot of a watched poll when it reflects every change this process has
+        heard of (a change committed through another process counts once its notice came);
+        None when nobody watches it here or a reload is due."""
+        channel = self._channels.get(poll_id)
+        if channel is None or channel.snapshot is None or channel.reflected != channel.changes:
+            return None
+        return channel.snapshot
+
     def viewer_count(self, poll_id: int) -> int:
         channel = self._channels.get(poll_id)
         return len(channel.viewers) if channel else 0
@@ -178,6 +193,7 @@ class Hub:
         metrics.VIEWERS.inc()
         try:
             snapshot = channel.snapshot
+            heard = channel.changes
             # Load afresh when a reload is pending: the cache may predate the latest change.
             if snapshot is None or channel.results_dirty or not snapshot.covers(user_id):
                 snapshot = await self._load(poll_id, channel.user_ids())
@@ -185,10 +201,18 @@ class Hub:
                 viewer.offer("deleted", self._messages.deleted(fmt))
                 viewer.offer(CLOSE, 1000)
             else:
-                # Only the first load becomes the channel's snapshot: replacing it here would
+                # Only the first load becomes the channel's snapshot, or one of the same state
+                # that knows more viewers' votes: replacing it with a newer state here would
                 # hide a pending change of the poll from the flush that tells everyone else.
-                if channel.snapshot is None:
+                held = channel.snapshot
+                if held is None or (
+                    snapshot.seq == held.seq
+                    and snapshot.poll_version == held.poll_version
+                    and channel.changes == heard
+                    and (held.checked or frozenset()) <= (snapshot.checked or frozenset())
+                ):
                     channel.snapshot = snapshot
+                    channel.reflected = heard
                 self._deliver_to(viewer, snapshot, poll_changed=False)
             self._schedule(poll_id, channel)
             while True:
@@ -218,6 +242,7 @@ class Hub:
             return
         if channel.changed_at is None:
             channel.changed_at = time.perf_counter()
+        channel.changes += 1
         channel.results_dirty = True
         self._schedule(poll_id, channel)
 
@@ -287,15 +312,17 @@ class Hub:
             while channel.results_dirty or channel.viewers_dirty:
                 if channel.results_dirty:
                     channel.results_dirty = False
+                    heard = channel.changes
                     try:
                         snapshot = await self._load(poll_id, channel.user_ids())
                     except Exception:
                         log.exception("could not load poll %s for viewers", poll_id)
-                        snapshot = channel.snapshot
+                        snapshot, heard = channel.snapshot, channel.reflected
                     if snapshot is None:
                         self._delete(channel)
                         return
-                    await self._deliver(channel, snapshot)
+                    if await self._deliver(channel, snapshot):
+                        channel.reflected = max(channel.reflected, heard)
                 now = asyncio.get_running_loop().time()
                 if (
                     channel.viewers_dirty
@@ -318,10 +345,11 @@ class Hub:
             if not channel.viewers and self._channels.get(poll_id) is channel:
                 del self._channels[poll_id]
 
-    async def _deliver(self, channel: PollChannel, snapshot: Snapshot) -> None:
+    async def _deliver(self, channel: PollChannel, snapshot: Snapshot) -> bool:
+        """Send a newer snapshot to every viewer; False when it was older than the one held."""
         previous = channel.snapshot
         if previous is not None and snapshot.seq < previous.seq:
-            return
+            return False
         channel.snapshot = snapshot
         poll_changed = previous is None or previous.poll_version != snapshot.poll_version
         changed_at, channel.changed_at = channel.changed_at, None
@@ -330,6 +358,7 @@ class Hub:
         metrics.UPDATES.inc(len(channel.viewers))
         if changed_at is not None:
             metrics.FANOUT.observe(time.perf_counter() - changed_at)
+        return True
 
     @staticmethod
     def _deliver_to(viewer: Viewer, snapshot: Snapshot, *, poll_changed: bool) -> None:

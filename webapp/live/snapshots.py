@@ -136,6 +136,7 @@ class SnapshotBuilder(Messages):
             },
             can_see=lambda user_id: visible_to(row, user_id, user_id in voted),
             checked=user_ids if depends_on_votes else None,
+            views=views,
         )
 
     def viewers(self, fmt: Format, count: int) -> str:
