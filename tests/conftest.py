@@ -27,6 +27,7 @@ CHEAP_HASHING = {"password_time_cost": 1, "password_memory_kib": 8, "password_co
 # No live heartbeats unless a test asks: they would interleave with the messages tests expect.
 TEST_SETTINGS = {**CHEAP_HASHING, "rate_limits": False, "heartbeat_s": 0}
 TABLES = [
+    "idempotency_key",
     "refusal",
     "invite_code",
     "ballot",

@@ -1,5 +1,6 @@
-"""Housekeeping: expired tokens and guests who never voted are pruned; the session's CSRF
-token rotates at sign-in and sign-out; the auth cookie lives as long as its session."""
+"""Housekeeping: expired tokens and idempotency keys, and guests who never voted, are pruned;
+the session's CSRF token rotates at sign-in and sign-out; the auth cookie lives as long as its
+session."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from quart import Quart
 
 from tests.pages.helpers import Browser, option_ids, signed_up
 from webapp import accounts, housekeeping, invites
-from webapp.tables import AuthToken, User
+from webapp.tables import AuthToken, IdempotencyKey, User
 
 
 async def test_prune_drops_expired_tokens_and_idle_guests_only(app: Quart) -> None:
@@ -56,6 +57,23 @@ async def test_prune_keeps_invite_voters_whether_or_not_they_voted_yet(app: Quar
     assert (await waiting.vote(poll_id, (await option_ids(poll_id))[1])).status == 303
 
 
+async def test_prune_drops_expired_idempotency_keys_only(app: Quart) -> None:
+    await signed_up(app, "Ada")
+    ada = await User.select(User.id).where(User.name == "Ada").first()
+    assert ada is not None
+    now = datetime.now(UTC)
+    for key, expires_at in (("old", now - timedelta(seconds=1)), ("new", now + timedelta(hours=1))):
+        row = IdempotencyKey(
+            user=ada["id"], key=key, fingerprint="f", status=201, body="", expires_at=expires_at
+        )
+        await row.save()
+
+    pruned = await housekeeping.prune(guest_age_s=86400)
+
+    assert pruned.keys == 1
+    assert [row["key"] for row in await IdempotencyKey.select(IdempotencyKey.key)] == ["new"]
+
+
 async def test_the_csrf_token_rotates_at_sign_in_and_sign_out(app: Quart) -> None:
     await signed_up(app, "Ada")
     browser = Browser(app)
@@ -83,3 +101,19 @@ async def test_the_auth_cookie_lives_no_longer_than_its_session(app: Quart) -> N
     token = await AuthToken.select(AuthToken.expires_at).first()
     assert token is not None
     assert abs(token["expires_at"].timestamp() - cookie.expires) < 120
+
+
+async def test_a_pruned_guest_is_signed_out_at_once_though_the_process_knew_its_token(
+    app: Quart,
+) -> None:
+    owner = await signed_up(app, "Owner")
+    poll_id = await owner.create_poll(guests=True)
+    idle = Browser(app)
+    await idle.join_as_guest("Idle", poll_id)
+    assert (await idle.get(f"/polls/{poll_id}")).signed_in_as() == "Idle (guest)"  # cached
+    old = datetime.now(UTC) - timedelta(days=2)
+    await User.update({User.created_at: old}).where(User.name == "Idle")
+
+    assert (await housekeeping.prune(guest_age_s=86400)).guests == 1
+
+    assert (await idle.get(f"/polls/{poll_id}")).signed_in_as() is None

@@ -23,8 +23,13 @@ import pytest
 from tests.conftest import DB_KIND, DB_URL
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = {"app_user", "poll", "poll_option", "vote", "auth_token"}
-UNIQUE_INDEXES = {"app_user_email_lower", "vote_user_option", "vote_user_single_poll"}
+TABLES = {"app_user", "poll", "poll_option", "vote", "auth_token", "idempotency_key"}
+UNIQUE_INDEXES = {
+    "app_user_email_lower",
+    "vote_user_option",
+    "vote_user_single_poll",
+    "idempotency_key_user_key",
+}
 MIGRATION_FILES = sorted(ROOT.glob("piccolo_migrations/livepolls_*.py"))
 
 KINDS = ["sqlite"] + (["postgres"] if DB_KIND == "postgres" else [])

@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from quart import current_app, request
 from werkzeug.sansio.response import Response
 
-from webapp import keys, metrics, refusals, votes
+from webapp import idempotency, keys, metrics, refusals, votes
 from webapp.accounts import Account
 from webapp.errors import TooManyRequests
 from webapp.results import Results
@@ -119,19 +119,26 @@ async def _limit_votes(account: Account, poll_id: int) -> None:
     await limit_in_poll(poll_id, "vote_address", client_key())
 
 
-async def withdraw_votes(account: Account, poll_id: int, option_id: int | None = None) -> None:
+async def withdraw_votes(
+    account: Account,
+    poll_id: int,
+    option_id: int | None = None,
+    claim: idempotency.Claim | None = None,
+) -> None:
     """Withdraw as this request's voter, after the vote limits (a withdrawal is a change)."""
     await _limit_votes(account, poll_id)
-    await votes.withdraw_votes(account.id, poll_id, option_id)
+    await votes.withdraw_votes(account.id, poll_id, option_id, claim)
     metrics.WITHDRAWALS.inc()
 
 
-async def cast_vote(account: Account, poll_id: int, option_id: int) -> tuple[Results, bool]:
+async def cast_vote(
+    account: Account, poll_id: int, option_id: int, claim: idempotency.Claim | None = None
+) -> tuple[Results, bool]:
     """Vote as this request's voter, after its rate limits (refusals count for the poll)."""
     await _limit_votes(account, poll_id)
     window = current_app.extensions["settings"].guest_network_window_s
     results, changed = await votes.cast_vote(
-        voter(account), poll_id, option_id, network_window_s=window
+        voter(account), poll_id, option_id, network_window_s=window, claim=claim
     )
     if changed:
         metrics.VOTES.inc()

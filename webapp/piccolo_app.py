@@ -6,6 +6,7 @@ from webapp.resources import MIGRATIONS
 from webapp.tables import (
     AuthToken,
     Ballot,
+    IdempotencyKey,
     InviteCode,
     Poll,
     PollOption,
@@ -28,6 +29,7 @@ APP_CONFIG = AppConfig(
         InviteCode,
         Refusal,
         RateLimitCounter,
+        IdempotencyKey,
     ],
     migration_dependencies=[],
     commands=[],

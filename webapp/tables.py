@@ -11,6 +11,7 @@ from piccolo.columns import (
     LazyTableReference,
     OnDelete,
     Serial,
+    Text,
     Timestamptz,
     Varchar,
 )
@@ -44,6 +45,7 @@ NAME_MAX = 100
 EMAIL_MAX = 254
 QUESTION_MAX = 300
 OPTION_MAX = 200
+IDEMPOTENCY_KEY_MAX = 255
 
 
 class User(Table, tablename="app_user"):
@@ -170,3 +172,23 @@ class RateLimitCounter(Table, tablename="rate_limit"):
     key = Varchar(length=128, primary_key=True)
     hits = Integer(default=0)
     expires_at = DoublePrecision()  # seconds since the Unix epoch
+
+
+class IdempotencyKey(Table):
+    """A vote request's `Idempotency-Key` and its outcome (webapp/idempotency.py).
+
+    Written in the same transaction as the vote it answers, so a key is stored exactly when
+    its vote counted (or its refusal was final). One key per (user, key): a unique index.
+    `fingerprint` is a SHA-256 of what the request asked for (method, route, poll, option);
+    `status` and `body` are the answer to repeat; rows go once `expires_at` has passed.
+    """
+
+    id = Serial(primary_key=True)
+
+    user = ForeignKey(User, on_delete=OnDelete.cascade, null=False)
+    key = Varchar(length=IDEMPOTENCY_KEY_MAX)
+    fingerprint = Varchar(length=64)
+    status = Integer()
+    body = Text()
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()

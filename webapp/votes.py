@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from webapp import events, refusals
+from webapp import events, idempotency, refusals
 from webapp.db import (
     is_foreign_key_violation,
     is_postgres,
@@ -241,17 +241,23 @@ def _voter_results(poll: dict[str, Any], counts: Tally, user_id: int) -> Results
 
 
 async def cast_vote(
-    voter: Voter | int, poll_id: int, option_id: int, *, network_window_s: int = 3600
+    voter: Voter | int,
+    poll_id: int,
+    option_id: int,
+    *,
+    network_window_s: int = 3600,
+    claim: idempotency.Claim | None = None,
 ) -> tuple[Results, bool]:
     """Vote for an option; returns the results and whether anything changed.
 
     In a single-choice poll a vote for another option replaces the earlier one. A refusal by
-    one of the poll's rules is counted for its integrity report.
+    one of the poll's rules is counted for its integrity report. A request's idempotency
+    `claim` is taken and settled in the vote's own transaction.
     """
     if isinstance(voter, int):
         voter = Voter(voter)
     try:
-        return await _cast_vote(voter, poll_id, option_id, network_window_s)
+        return await _cast_vote(voter, poll_id, option_id, network_window_s, claim)
     except DomainError as error:
         if error.rule is not None:
             refusals.note(poll_id, error.rule)
@@ -260,17 +266,20 @@ async def cast_vote(
 
 @shielded
 async def _cast_vote(
-    voter: Voter, poll_id: int, option_id: int, window_s: int
+    voter: Voter, poll_id: int, option_id: int, window_s: int, claim: idempotency.Claim | None
 ) -> tuple[Results, bool]:
     user_id = voter.user_id
     async with write_transaction(queue=(Poll, poll_id)):
+        await idempotency.take(claim)
         locked = await _lock_open_poll(poll_id, user_id)
         poll, mine = locked.poll, locked.mine
         check_eligible(poll_id, poll, voter)
         if not locked.has_option(option_id):
             raise _not_this_polls()
         if option_id in mine:
-            return _voter_results(poll, locked.counts, user_id), False
+            results = _voter_results(poll, locked.counts, user_id)
+            await idempotency.settle(claim, results, False)
+            return results, False
         first = not mine
         if first:
             await _check_guest(poll_id, poll, voter, window_s)
@@ -280,26 +289,36 @@ async def _cast_vote(
         seq = await _add(voter, option_id, poll_id, not poll["allows_multiple"], first)
         counts = counted(locked.counts, added=option_id, removed=replaced, voters=voters)
         assert counts.seq == seq, "the poll's lock keeps its counts ours until commit"
+        results = _voter_results(poll, counts, user_id)
+        await idempotency.settle(claim, results, True)
     events.poll_changed(poll_id, seq)
-    return _voter_results(poll, counts, user_id), True
+    return results, True
 
 
 @shielded
-async def withdraw_votes(user_id: int, poll_id: int, option_id: int | None = None) -> None:
+async def withdraw_votes(
+    user_id: int,
+    poll_id: int,
+    option_id: int | None = None,
+    claim: idempotency.Claim | None = None,
+) -> None:
     """Withdraw one choice (option_id) or all of the user's choices in the poll."""
     async with write_transaction(queue=(Poll, poll_id)):
+        await idempotency.take(claim)
         locked = await _lock_open_poll(poll_id, user_id)
         if option_id is not None and not locked.has_option(option_id):
             raise _not_this_polls()
         mine = locked.mine
         removed = [o for o in mine if option_id is None or o == option_id]
         if not removed:
+            await idempotency.settle(claim, None, False)
             return
         await _remove(user_id, removed)
         last = len(removed) == len(mine)
         if last:
             await Ballot.raw(CLOSE_BALLOT_SQL, poll_id, user_id)
         seq = await _finish(poll_id, -1 if last else 0)
+        await idempotency.settle(claim, None, True)
     events.poll_changed(poll_id, seq)
 
 

@@ -9,7 +9,10 @@ the rest declared on the handler with `@problems(...)`:
 - a JSON body: 400 (not UTF-8, not JSON, nested too deeply), 413 (over the size limit),
   415 (not sent as JSON) and 422 (fails validation, with the fields named);
 - a query string: 422;
-- a bearer token required: 401.
+- a bearer token required: 401;
+- an `Idempotency-Key` header (declared with `@idempotent`): the header itself, and 400 (a
+  malformed key), 409 (its first request is still in flight) and 422 (used for another
+  request).
 
 Path ids are documented as the integers the `id` converter matches (1 to 2**31-1).
 """
@@ -23,11 +26,13 @@ from typing import Any, TypeVar
 from quart_schema.openapi import OpenAPIProvider
 from werkzeug.routing import BaseConverter, Rule
 
+from webapp import idempotency
 from webapp.routing import MAX_ID, IdConverter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 PROBLEMS_ATTRIBUTE = "_livepolls_problems"
+IDEMPOTENT_ATTRIBUTE = "_livepolls_idempotent"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -69,6 +74,30 @@ WHY = {
     429: "Too many requests: wait for `Retry-After` seconds.",
     503: "The database is unreachable: try again after `Retry-After` seconds.",
 }
+IDEMPOTENT_WHY = {
+    400: "The body is not valid UTF-8 or JSON, or nests too deeply; or the `Idempotency-Key`"
+    " header is malformed.",
+    409: "Conflicts with the resource's current state; or the first request with this"
+    " `Idempotency-Key` is still in flight: retry it in a moment.",
+    422: "The request is well-formed but not valid: `errors` names each field (or the"
+    " `Idempotency-Key` header, already used for another request).",
+}
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": idempotency.HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes retries safe: a request with a key already answered gets that first answer"
+        " again (`Idempotent-Replayed: true`) and counts nothing. 1 to 255 visible ASCII"
+        ' characters, bare or as a structured-field string ("..."); kept for 24 hours,'
+        " per user."
+    ),
+    "schema": {"type": "string", "pattern": idempotency.PATTERN},
+}
+REPLAYED_HEADER = {
+    "description": "`true` when this is the stored answer to an earlier request with the key.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
 
 
 def problems(*statuses: int) -> Callable[[F], F]:
@@ -82,12 +111,20 @@ def problems(*statuses: int) -> Callable[[F], F]:
     return decorate
 
 
-def problem_response(status: int) -> dict[str, Any]:
+def idempotent(handler: F) -> F:
+    """Declare that a handler takes an `Idempotency-Key` header (webapp/idempotency.py)."""
+    setattr(handler, IDEMPOTENT_ATTRIBUTE, True)
+    return handler
+
+
+def problem_response(status: int, keyed: bool = False) -> dict[str, Any]:
+    """A problem status; `keyed`: of an operation that takes an Idempotency-Key."""
+    why = {**WHY, **IDEMPOTENT_WHY} if keyed else WHY
     response: dict[str, Any] = {
-        "description": WHY.get(status, HTTPStatus(status).phrase),
+        "description": why.get(status, HTTPStatus(status).phrase),
         "content": {"application/problem+json": {"schema": PROBLEM_REF}},
     }
-    if status in (429, 503):
+    if status in (429, 503) or (keyed and status == 409):  # 409: a key still in flight
         response["headers"] = {"Retry-After": RETRY_AFTER}
     return response
 
@@ -106,6 +143,16 @@ def derived_statuses(operation: dict[str, Any]) -> set[int]:
     return statuses
 
 
+def _replayable(responses: dict[Any, Any], status: int) -> None:
+    """A success may be the replay of an earlier one: it says so in a header."""
+    response = dict(responses[status])
+    response["headers"] = {
+        **response.get("headers", {}),
+        idempotency.REPLAYED_HEADER: REPLAYED_HEADER,
+    }
+    responses[status] = response
+
+
 class ContractProvider(OpenAPIProvider):
     def schema(self) -> dict[str, Any]:
         spec = super().schema()
@@ -116,13 +163,22 @@ class ContractProvider(OpenAPIProvider):
         paths, components = super().build_paths(rule)
         view = self._app.view_functions[rule.endpoint]
         declared: frozenset[int] = getattr(view, PROBLEMS_ATTRIBUTE, frozenset())
+        keyed = getattr(view, IDEMPOTENT_ATTRIBUTE, False)
         for operations in paths.values():
             for method, operation in operations.items():
+                if keyed:
+                    parameters = operation.setdefault("parameters", [])
+                    parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
+                    declared |= {400, 409, 422}
                 responses = dict(operation["responses"])
                 for status in sorted(derived_statuses(operation) | declared):
-                    responses[status] = problem_response(status)
+                    responses[status] = problem_response(status, keyed)
                 if method == "delete" and not responses.keys() & {200, 201, 204}:
                     responses[204] = {"description": "Done: nothing to send back."}
+                if keyed:
+                    for status in (200, 201, 204):
+                        if status in responses:
+                            _replayable(responses, status)
                 operation["responses"] = responses
         return paths, components
 

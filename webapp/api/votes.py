@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from quart import Blueprint
+from quart import Blueprint, request
 from quart_schema import validate_request, validate_response
 
-from webapp import clients, polls, votes
+from webapp import clients, idempotency, polls, votes
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
-from webapp.api.contract import problems
+from webapp.api.contract import idempotent, problems
+from webapp.api.problems import problem
+from webapp.idempotency import Answer, Claim, Outcome
 from webapp.inputs.fields import Id, StrictModel
 from webapp.results import Results
+from webapp.serialize import adapter, to_json
 
 blueprint = Blueprint("votes", __name__)
 
@@ -27,34 +32,78 @@ class MyVotes:
     option_ids: list[int]
 
 
+def _voted(results: Results | None, changed: bool) -> Outcome:
+    assert results is not None, "a vote answers with the results"
+    return Outcome(201 if changed else 200, to_json(results))
+
+
+def _withdrawn(results: Results | None, changed: bool) -> Outcome:
+    return Outcome(204)
+
+
+def _claim(account: Account, poll_id: int, option_id: int | None, answer: Answer) -> Claim | None:
+    """The request's claim on its Idempotency-Key, if it sent one (400 if malformed)."""
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+    if key is None:
+        return None
+    route = request.url_rule.rule if request.url_rule else request.path
+    return Claim(account.id, key, (request.method, route, poll_id, option_id), answer)
+
+
+async def _once(claim: Claim, action: Callable[[], Awaitable[object]]) -> Any:
+    """Answer a keyed request: the first outcome, again on a retry (marked as replayed)."""
+    outcome = await idempotency.once(claim, action)
+    headers = {idempotency.REPLAYED_HEADER: "true"} if outcome.replayed else {}
+    error = outcome.error()
+    if error is not None:
+        response = problem(error.status, error.title, error.detail, error.slug, error.errors)
+        response.headers.update(headers)
+        return response
+    if outcome.body:
+        return adapter(Results).validate_json(outcome.body), outcome.status, headers
+    return "", outcome.status, headers
+
+
 @blueprint.post("/polls/<id:poll_id>/votes")
 @problems(403, 409, 422, 429)
+@idempotent
 @login_required
 @validate_request(VoteCast)
 @validate_response(Results, 201)
 @validate_response(Results, 200)
-async def post_vote(poll_id: int, data: VoteCast, account: Account) -> tuple[Results, int]:
+async def post_vote(poll_id: int, data: VoteCast, account: Account) -> Any:
     """Vote; 201 when it changed something, 200 when it was already so."""
-    results, changed = await clients.cast_vote(account, poll_id, data.option_id)
-    return results, 201 if changed else 200
+    claim = _claim(account, poll_id, data.option_id, _voted)
+    if claim is None:
+        results, changed = await clients.cast_vote(account, poll_id, data.option_id)
+        return results, 201 if changed else 200
+    return await _once(claim, lambda: clients.cast_vote(account, poll_id, data.option_id, claim))
 
 
 @blueprint.delete("/polls/<id:poll_id>/votes/<id:option_id>")
 @problems(409, 422, 429)
+@idempotent
 @login_required
-async def delete_vote(poll_id: int, option_id: int, account: Account) -> tuple[str, int]:
+async def delete_vote(poll_id: int, option_id: int, account: Account) -> Any:
     """Withdraw one choice."""
-    await clients.withdraw_votes(account, poll_id, option_id)
-    return "", 204
+    claim = _claim(account, poll_id, option_id, _withdrawn)
+    if claim is None:
+        await clients.withdraw_votes(account, poll_id, option_id)
+        return "", 204
+    return await _once(claim, lambda: clients.withdraw_votes(account, poll_id, option_id, claim))
 
 
 @blueprint.delete("/polls/<id:poll_id>/votes")
 @problems(409, 429)
+@idempotent
 @login_required
-async def delete_votes(poll_id: int, account: Account) -> tuple[str, int]:
+async def delete_votes(poll_id: int, account: Account) -> Any:
     """Withdraw all of the caller's votes in this poll."""
-    await clients.withdraw_votes(account, poll_id)
-    return "", 204
+    claim = _claim(account, poll_id, None, _withdrawn)
+    if claim is None:
+        await clients.withdraw_votes(account, poll_id)
+        return "", 204
+    return await _once(claim, lambda: clients.withdraw_votes(account, poll_id, None, claim))
 
 
 @blueprint.get("/polls/<id:poll_id>/votes/me")

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from quart import Blueprint, current_app, redirect, render_template, request, url_for
+from quart import (
+    Blueprint,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.datastructures import MultiDict
 
-from webapp import clients, polls
+from webapp import clients, idempotency, polls
 from webapp.accounts import Account
 from webapp.callers import session_account
 from webapp.clients import limit
 from webapp.errors import Conflict, DomainError, Forbidden, Invalid
+from webapp.idempotency import Claim, KeyInFlight, Outcome
 from webapp.inputs.polls import MAX_OPTIONS, PollCreate
 from webapp.pages.forms import back_to_poll, form_number, is_htmx, retry_headers, validate
 from webapp.pages.session import SignInRequired
@@ -212,6 +222,48 @@ async def vote_block(poll_id: int) -> Any:
     return await render_template("_partials/vote.html", poll=seen.poll, mine=seen.mine, error=None)
 
 
+def _done(results: Any, changed: bool) -> Outcome:
+    """What a page's vote or withdrawal stores: the page shows the current state anyway."""
+    return Outcome(200, '{"changed": true}' if changed else '{"changed": false}')
+
+
+async def _claim(me: Account, poll_id: int, option_id: int | None) -> Claim | None:
+    """The tap's Idempotency-Key (sent by the page's script, or a form's hidden field)."""
+    raw = request.headers.get(idempotency.HEADER)
+    if raw is None:
+        raw = (await request.form).get(idempotency.FORM_FIELD) or None
+    key = idempotency.parse_key(raw)
+    if key is None:
+        return None
+    route = request.url_rule.rule if request.url_rule else request.path
+    return Claim(me.id, key, (request.method, route, poll_id, option_id), _done)
+
+
+async def _vote_once(
+    poll_id: int, me: Account, claim: Claim | None, act: Callable[[Claim | None], Awaitable[None]]
+) -> Any:
+    """Apply a tap, at most once per key: a retry shows the current state with the first
+    attempt's outcome (its error, if it had one), and changes nothing."""
+    try:
+        if claim is None:
+            await act(None)
+            return await _after_vote(poll_id, me)
+        outcome = await idempotency.once(claim, lambda: act(claim))
+    except KeyInFlight as error:
+        # A 409 for htmx too (not swapped): the page's script retries the tap with its key.
+        response = await make_response(await _after_vote(poll_id, me, error))
+        response.status_code = error.status
+        response.headers.update(retry_headers(error))
+        return response
+    except DomainError as error:
+        return await _after_vote(poll_id, me, error)
+    if not outcome.replayed:
+        return await _after_vote(poll_id, me)
+    response = await make_response(await _after_vote(poll_id, me, outcome.error()))
+    response.headers[idempotency.REPLAYED_HEADER] = "true"
+    return response
+
+
 @blueprint.post("/polls/<id:poll_id>/vote")
 async def vote(poll_id: int) -> Any:
     """Vote for an option; in a multiple-choice poll a second tap takes it back."""
@@ -219,26 +271,26 @@ async def vote(poll_id: int) -> Any:
     raw = (await request.form).get("option_id", "")
     number = form_number(raw)
     option_id = number if number is not None and 0 < number < 2**31 else 0
-    try:
+
+    async def toggle(claim: Claim | None) -> None:
         seen = await polls.seen_by(poll_id, me.id)
         if seen.poll.allows_multiple and option_id in seen.mine:
-            await clients.withdraw_votes(me, poll_id, option_id)
+            await clients.withdraw_votes(me, poll_id, option_id, claim)
         else:
-            await clients.cast_vote(me, poll_id, option_id)
-    except DomainError as error:
-        return await _after_vote(poll_id, me, error)
-    return await _after_vote(poll_id, me)
+            await clients.cast_vote(me, poll_id, option_id, claim)
+
+    return await _vote_once(poll_id, me, await _claim(me, poll_id, option_id), toggle)
 
 
 @blueprint.post("/polls/<id:poll_id>/withdraw")
 async def withdraw(poll_id: int) -> Any:
     """Withdraw all of my votes in this poll."""
     me = await require_member(allow_guest=True)
-    try:
-        await clients.withdraw_votes(me, poll_id)
-    except DomainError as error:
-        return await _after_vote(poll_id, me, error)
-    return await _after_vote(poll_id, me)
+
+    async def withdraw_all(claim: Claim | None) -> None:
+        await clients.withdraw_votes(me, poll_id, None, claim)
+
+    return await _vote_once(poll_id, me, await _claim(me, poll_id, None), withdraw_all)
 
 
 async def _change(poll_id: int, changes: PollChanges) -> Any:
