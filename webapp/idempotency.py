@@ -167,6 +167,11 @@ class Claim:
         self.outcome: Outcome | None = None
         self.taken = False  # the request reached its transaction (past the rate limits)
 
+    def reset(self) -> None:
+        """Forget an attempt whose transaction was undone: the claim is as new."""
+        self.outcome = None
+        self.taken = False
+
     async def stored(self) -> Outcome | None:
         """The key's outcome as committed now (outside any transaction), if it has one."""
         return self._replay(await self._find())

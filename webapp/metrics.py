@@ -47,6 +47,11 @@ LATENCY = Histogram(
 )
 VOTES = Counter("livepolls_votes", "Votes that changed a poll's counts (cast or replaced).")
 WITHDRAWALS = Counter("livepolls_withdrawals", "Withdrawals of votes.")
+VOTE_BATCH = Histogram(
+    "livepolls_vote_batch_size",
+    "Votes for one poll written in one transaction (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 100),
+)
 VIEWERS = Gauge(
     "livepolls_viewers", "Live WebSocket viewers connected.", multiprocess_mode="livesum"
 )

@@ -12,12 +12,13 @@ then computes the new counts from them instead of reading them again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from webapp import events, idempotency, refusals
+from webapp import events, idempotency, metrics, refusals
 from webapp.db import (
     is_foreign_key_violation,
     is_postgres,
@@ -34,6 +35,7 @@ from webapp.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from webapp.groupcommit import GroupCommit
 from webapp.polls import POLL_NAMES, poll_row
 from webapp.results import (
     OPTION_COLUMNS,
@@ -48,13 +50,16 @@ from webapp.results import (
 )
 from webapp.tables import Ballot, BallotKind, Poll, PollOption, Vote, Voting
 
+log = logging.getLogger(__name__)
+
 _POLL = ", ".join(f"p.{name}" for name in POLL_NAMES)
-# One row per option: the poll's columns, the option's count, and whether the voter chose it.
+# A row per option and voter who chose it (one with chooser null when none of these voters
+# did): the poll's columns, the option's count, and the chooser. Voters go in the IN list.
 LOCKED_SQL = (
-    f"SELECT {_POLL}, {OPTION_COLUMNS}, v.id IS NOT NULL AS chosen"
+    f'SELECT {_POLL}, {OPTION_COLUMNS}, v."user" AS chooser'
     " FROM poll p JOIN poll_option o ON o.poll = p.id"
-    ' LEFT JOIN vote v ON v."option" = o.id AND v."user" = {}'
-    ' WHERE p.id = {} ORDER BY o."position"'
+    ' LEFT JOIN vote v ON v."option" = o.id AND v."user" IN ({voters})'
+    ' WHERE p.id = {{}} ORDER BY o."position"'
 )
 # SQLite's IMMEDIATE transaction already holds the write lock; PostgreSQL locks the poll's row
 # first, in a statement of its own: a statement that waited for a row lock still reads the
@@ -165,27 +170,49 @@ async def _check_guest(poll_id: int, poll: dict[str, Any], voter: Voter, window_
 
 @dataclass
 class Locked:
+    """A poll locked until commit: its row, its counts and these voters' choices, kept up to
+    date by each vote of the batch as it is written."""
+
     poll: dict[str, Any]
     counts: Tally
-    mine: list[int]  # the voter's options in this poll
+    mine: dict[int, list[int]]  # voter -> their options in this poll
 
     def has_option(self, option_id: int) -> bool:
         return any(option_id == option for option, _, _ in self.counts.options)
 
+    def results_for(self, user_id: int) -> Results:
+        """The results as the voter, who has just voted, may see them."""
+        poll = self.poll
+        return present(self.counts, visible_to(poll, user_id, has_voted=True), audience_sees(poll))
 
-async def _lock_open_poll(poll_id: int, user_id: int) -> Locked:
-    """The poll (open for votes), its counts and the voter's choices; locked until commit."""
+
+async def _lock(poll_id: int, user_ids: list[int]) -> Locked | None:
+    """The poll, its counts and these voters' choices, locked until commit; None: no poll."""
     if is_postgres():
         await Poll.raw(LOCK_SQL, poll_id)
-    rows = await Poll.raw(LOCKED_SQL, user_id, poll_id)
-    if not rows or (not rows[0]["is_published"] and rows[0]["creator"] != user_id):
-        raise NotFound("No such poll.")
+    voters = list(dict.fromkeys(user_ids))
+    sql = LOCKED_SQL.format(voters=", ".join("{}" for _ in voters))
+    rows = await Poll.raw(sql, *voters, poll_id)
+    if not rows:
+        return None
     poll = {name: rows[0][name] for name in POLL_NAMES}
-    if not poll["is_published"]:
+    options = list({row["option_id"]: row for row in rows}.values())
+    mine: dict[int, list[int]] = {}
+    for row in rows:
+        if row["chooser"] is not None:
+            mine.setdefault(row["chooser"], []).append(row["option_id"])
+    return Locked(poll, tally_of(poll, options), mine)
+
+
+def _check_open(locked: Locked | None, user_id: int) -> Locked:
+    """The locked poll, if it is open for votes (and visible to this voter)."""
+    if locked is None or (not locked.poll["is_published"] and locked.poll["creator"] != user_id):
+        raise NotFound("No such poll.")
+    if not locked.poll["is_published"]:
         raise Conflict("This poll is a draft: publish it before voting.")
-    if poll["closed_at"] is not None:
+    if locked.poll["closed_at"] is not None:
         raise Conflict("This poll is closed.")
-    return Locked(poll, tally_of(poll, rows), [r["option_id"] for r in rows if r["chosen"]])
+    return locked
 
 
 def _not_this_polls() -> Invalid:
@@ -235,9 +262,17 @@ async def _finish(poll_id: int, voters_delta: int) -> int:
     return int(rows[0]["seq"])
 
 
-def _voter_results(poll: dict[str, Any], counts: Tally, user_id: int) -> Results:
-    """The results as the voter, who has just voted, may see them."""
-    return present(counts, visible_to(poll, user_id, has_voted=True), audience_sees(poll))
+@dataclass(frozen=True)
+class Cast:
+    """One vote request, waiting for its poll's next batch."""
+
+    voter: Voter
+    option_id: int
+    window_s: int
+    claim: idempotency.Claim | None
+
+
+Outcome = tuple[Results, bool]
 
 
 async def cast_vote(
@@ -247,52 +282,154 @@ async def cast_vote(
     *,
     network_window_s: int = 3600,
     claim: idempotency.Claim | None = None,
-) -> tuple[Results, bool]:
+) -> Outcome:
     """Vote for an option; returns the results and whether anything changed.
 
     In a single-choice poll a vote for another option replaces the earlier one. A refusal by
     one of the poll's rules is counted for its integrity report. A request's idempotency
-    `claim` is taken and settled in the vote's own transaction.
+    `claim` is taken and settled in the vote's own transaction. Votes for a poll that arrive
+    while its previous votes are being written go in together (`_cast_batch`).
     """
     if isinstance(voter, int):
         voter = Voter(voter)
     try:
-        return await _cast_vote(voter, poll_id, option_id, network_window_s, claim)
+        return await _batches.submit(poll_id, Cast(voter, option_id, network_window_s, claim))
     except DomainError as error:
         if error.rule is not None:
             refusals.note(poll_id, error.rule)
         raise
 
 
+async def _cast_batch(poll_id: int, casts: list[Cast]) -> list[Outcome | BaseException]:
+    """Several votes for one poll in one transaction: one lock, one read of the counts and
+    of the voters' choices, each vote's writes, one commit; each vote answered as if it had
+    gone alone, in order. A write the database refuses (a guest ballot raced by another
+    process, a guest pruned meanwhile) undoes the batch, and every vote then goes alone."""
+    if len(casts) > 1:
+        try:
+            outcomes, seq = await _cast_together(poll_id, casts)
+        except Exception:
+            log.info("a batch of %s votes for poll %s went one by one", len(casts), poll_id)
+        else:
+            metrics.VOTE_BATCH.observe(len(casts))
+            if seq is not None:
+                events.poll_changed(poll_id, seq)
+            return outcomes
+    outcomes = []
+    for cast in casts:
+        outcomes.append(await _cast_alone(poll_id, cast))
+        metrics.VOTE_BATCH.observe(1)
+    return outcomes
+
+
+async def _cast_alone(poll_id: int, cast: Cast) -> Outcome | BaseException:
+    if cast.claim is not None:
+        cast.claim.reset()  # from a batch that was undone
+    try:
+        return await _cast_vote(cast.voter, poll_id, cast.option_id, cast.window_s, cast.claim)
+    except Exception as exc:
+        return exc
+
+
+_batches: GroupCommit[int, Cast, Outcome] = GroupCommit(_cast_batch)
+
+
+class _Decided(Exception):
+    """A vote answered before any write: a refusal, or a replay of its key's outcome."""
+
+    def __init__(self, outcome: BaseException) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
 @shielded
+async def _cast_together(
+    poll_id: int, casts: list[Cast]
+) -> tuple[list[Outcome | BaseException], int | None]:
+    """The votes' outcomes, in order, and the poll's seq after the last change (None: none).
+    A refusal is its vote's outcome; an error from a write undoes them all (raised)."""
+    outcomes: list[Outcome | BaseException] = []
+    seq: int | None = None
+    async with write_transaction(queue=(Poll, poll_id)):
+        # Keys first, before the poll's lock: a request with the same key on another
+        # process, while this one waits for the lock, is then told it is in flight.
+        taken = [await _take(cast) for cast in casts]
+        if all(answered is not None for answered in taken):
+            return [answered for answered in taken if answered is not None], None
+        locked = await _lock(poll_id, [cast.voter.user_id for cast in casts])
+        for cast, refused in zip(casts, taken, strict=True):
+            user_id = cast.voter.user_id
+            if refused is not None:
+                outcomes.append(refused)
+                continue
+            try:
+                first = await _decide(poll_id, locked, cast)
+            except _Decided as decided:
+                outcomes.append(decided.outcome)
+                continue
+            assert locked is not None, "_decide refuses votes for a missing poll"
+            if first is not None:
+                seq = await _write(poll_id, locked, cast, first)
+            results = locked.results_for(user_id)
+            await idempotency.settle(cast.claim, results, first is not None)
+            outcomes.append((results, first is not None))
+    return outcomes, seq
+
+
+async def _decide(poll_id: int, locked: Locked | None, cast: Cast) -> bool | None:
+    """Whether the vote is the voter's first in the poll, None when it changes nothing (the
+    option is already theirs); raises _Decided when it is refused or replayed."""
+    try:
+        voter = cast.voter
+        poll = _check_open(locked, voter.user_id)
+        check_eligible(poll_id, poll.poll, voter)
+        if not poll.has_option(cast.option_id):
+            raise _not_this_polls()
+        mine = poll.mine.get(voter.user_id, [])
+        if cast.option_id in mine:
+            return None
+        if not mine:
+            await _check_guest(poll_id, poll.poll, voter, cast.window_s)
+        return not mine
+    except DomainError as refused:
+        raise _Decided(refused) from None
+
+
+async def _take(cast: Cast) -> BaseException | None:
+    """Take the vote's idempotency key: None, or what answers the vote instead (its replay,
+    or the key's refusal)."""
+    try:
+        await idempotency.take(cast.claim)
+    except (DomainError, idempotency.Replay) as answered:
+        return answered
+    return None
+
+
+async def _write(poll_id: int, locked: Locked, cast: Cast, first: bool) -> int:
+    """Store one vote of the batch and move the locked counts with it; the new seq."""
+    user_id, option_id = cast.voter.user_id, cast.option_id
+    mine = locked.mine.get(user_id, [])
+    multiple = bool(locked.poll["allows_multiple"])
+    replaced = [] if multiple else mine
+    await _remove(user_id, replaced)
+    seq = await _add(cast.voter, option_id, poll_id, not multiple, first)
+    locked.counts = counted(locked.counts, added=option_id, removed=replaced, voters=int(first))
+    assert locked.counts.seq == seq, "the poll's lock keeps its counts ours until commit"
+    locked.mine[user_id] = [*(mine if multiple else []), option_id]
+    return seq
+
+
 async def _cast_vote(
     voter: Voter, poll_id: int, option_id: int, window_s: int, claim: idempotency.Claim | None
-) -> tuple[Results, bool]:
-    user_id = voter.user_id
-    async with write_transaction(queue=(Poll, poll_id)):
-        await idempotency.take(claim)
-        locked = await _lock_open_poll(poll_id, user_id)
-        poll, mine = locked.poll, locked.mine
-        check_eligible(poll_id, poll, voter)
-        if not locked.has_option(option_id):
-            raise _not_this_polls()
-        if option_id in mine:
-            results = _voter_results(poll, locked.counts, user_id)
-            await idempotency.settle(claim, results, False)
-            return results, False
-        first = not mine
-        if first:
-            await _check_guest(poll_id, poll, voter, window_s)
-        replaced = [] if poll["allows_multiple"] else mine
-        await _remove(user_id, replaced)
-        voters = int(first)
-        seq = await _add(voter, option_id, poll_id, not poll["allows_multiple"], first)
-        counts = counted(locked.counts, added=option_id, removed=replaced, voters=voters)
-        assert counts.seq == seq, "the poll's lock keeps its counts ours until commit"
-        results = _voter_results(poll, counts, user_id)
-        await idempotency.settle(claim, results, True)
-    events.poll_changed(poll_id, seq)
-    return results, True
+) -> Outcome:
+    """One vote alone (a batch of one)."""
+    outcomes, seq = await _cast_together(poll_id, [Cast(voter, option_id, window_s, claim)])
+    if seq is not None:
+        events.poll_changed(poll_id, seq)
+    outcome = outcomes[0]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 @shielded
@@ -305,10 +442,10 @@ async def withdraw_votes(
     """Withdraw one choice (option_id) or all of the user's choices in the poll."""
     async with write_transaction(queue=(Poll, poll_id)):
         await idempotency.take(claim)
-        locked = await _lock_open_poll(poll_id, user_id)
+        locked = _check_open(await _lock(poll_id, [user_id]), user_id)
         if option_id is not None and not locked.has_option(option_id):
             raise _not_this_polls()
-        mine = locked.mine
+        mine = locked.mine.get(user_id, [])
         removed = [o for o in mine if option_id is None or o == option_id]
         if not removed:
             await idempotency.settle(claim, None, False)
