@@ -89,7 +89,8 @@ async def test_every_error_an_operation_can_answer_is_declared_as_a_problem(
 
 async def test_path_ids_are_documented_as_the_ids_the_routes_take(client: Client) -> None:
     spec = await (await client.get("/openapi.json")).get_json()
-    (poll_id,) = spec["paths"]["/api/v1/polls/{poll_id}"]["get"]["parameters"]
+    parameters = spec["paths"]["/api/v1/polls/{poll_id}"]["get"]["parameters"]
+    (poll_id,) = [parameter for parameter in parameters if parameter["in"] == "path"]
     assert poll_id["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 
 

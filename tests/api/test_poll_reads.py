@@ -126,3 +126,13 @@ async def test_the_snapshot_read_shows_each_viewer_what_the_database_read_does(
             response = await get(client, poll["id"], who)
             assert await response.get_json() == body, who
             assert response.headers["ETag"] == tag, who
+
+
+async def test_the_openapi_document_declares_the_etag_and_the_304(client: Client) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    operation = spec["paths"]["/api/v1/polls/{poll_id}"]["get"]
+    assert {"name": "If-None-Match", "in": "header"}.items() <= next(
+        p for p in operation["parameters"] if p["name"] == "If-None-Match"
+    ).items()
+    assert "ETag" in operation["responses"]["200"]["headers"]
+    assert "ETag" in operation["responses"]["304"]["headers"]

@@ -12,7 +12,8 @@ the rest declared on the handler with `@problems(...)`:
 - a bearer token required: 401;
 - an `Idempotency-Key` header (declared with `@idempotent`): the header itself, and 400 (a
   malformed key), 409 (its first request is still in flight) and 422 (used for another
-  request).
+  request);
+- entity tags (declared with `@conditional`): `If-None-Match`, the `ETag` header and 304.
 
 Path ids are documented as the integers the `id` converter matches (1 to 2**31-1).
 """
@@ -100,6 +101,26 @@ REPLAYED_HEADER = {
 }
 
 
+CONDITIONAL_ATTRIBUTE = "_livepolls_conditional"
+IF_NONE_MATCH_PARAMETER: dict[str, Any] = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "The `ETag` of the copy you hold: unchanged, the answer is a 304.",
+    "schema": {"type": "string"},
+}
+ETAG_HEADER = {
+    "description": "This answer's entity tag: send it back in `If-None-Match` to revalidate.",
+    "schema": {"type": "string"},
+}
+
+
+def conditional(handler: F) -> F:
+    """Declare that a handler answers with an `ETag` and honours `If-None-Match` (304)."""
+    setattr(handler, CONDITIONAL_ATTRIBUTE, True)
+    return handler
+
+
 def problems(*statuses: int) -> Callable[[F], F]:
     """Declare the problem statuses a handler can answer beyond those derived from its route,
     body, query string and security."""
@@ -179,6 +200,15 @@ class ContractProvider(OpenAPIProvider):
                     for status in (200, 201, 204):
                         if status in responses:
                             _replayable(responses, status)
+                if getattr(view, CONDITIONAL_ATTRIBUTE, False):
+                    operation.setdefault("parameters", []).append(dict(IF_NONE_MATCH_PARAMETER))
+                    ok = dict(responses[200])
+                    ok["headers"] = {**ok.get("headers", {}), "ETag": ETAG_HEADER}
+                    responses[200] = ok
+                    responses[304] = {
+                        "description": "Not modified: the copy you hold is current.",
+                        "headers": {"ETag": ETAG_HEADER},
+                    }
                 operation["responses"] = responses
         return paths, components
 

@@ -11,7 +11,7 @@ from quart_schema import validate_querystring, validate_request, validate_respon
 from webapp import polls
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
-from webapp.api.contract import problems
+from webapp.api.contract import conditional, problems
 from webapp.clients import limit
 from webapp.errors import Forbidden, Unauthorized
 from webapp.inputs.polls import PollCreate, PollUpdate
@@ -69,6 +69,7 @@ async def list_polls(query_args: PollQuery) -> PollPage:
 
 @blueprint.get("/polls/<id:poll_id>")
 @problems(401)
+@conditional
 @validate_response(PollView)
 async def get_poll(poll_id: int) -> tuple[PollView | str, int, dict[str, str]]:
     """A poll with its options and counts. Drafts are visible only to their creator."""
