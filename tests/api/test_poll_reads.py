@@ -136,3 +136,37 @@ async def test_the_openapi_document_declares_the_etag_and_the_304(client: Client
     ).items()
     assert "ETag" in operation["responses"]["200"]["headers"]
     assert "ETag" in operation["responses"]["304"]["headers"]
+
+
+async def test_a_poll_read_over_http_is_kept_for_the_next_reads_and_kept_current(
+    client: Client,
+    make_member: MakeMember,
+    make_poll: MakePoll,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    owner, voter = await make_member(), await make_member()
+    poll = await make_poll(owner)
+    first = await (await get(client, poll["id"])).get_json()  # from the database
+    hub = client.app.extensions["live"].hub
+    await until(lambda: hub.current(poll["id"]) is not None, "the read poll is kept")
+    no_database(monkeypatch)
+    assert await (await get(client, poll["id"])).get_json() == first
+    monkeypatch.undo()
+    await vote(client, voter, poll["id"], poll["options"][2]["id"])
+    assert (await (await get(client, poll["id"])).get_json())["total_votes"] == 1
+    await until(lambda: hub.current(poll["id"]) is not None, "the kept poll reloads")
+    no_database(monkeypatch)
+    assert (await (await get(client, poll["id"])).get_json())["options"][2]["votes"] == 1
+
+
+async def test_a_poll_kept_for_reads_is_forgotten_when_reads_stop(
+    client: Client, make_member: MakeMember, make_poll: MakePoll, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webapp.live import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "READ_TTL_S", 0.05)
+    poll = await make_poll(await make_member())
+    hub = client.app.extensions["live"].hub
+    await get(client, poll["id"])
+    await until(lambda: hub.current(poll["id"]) is not None, "the read poll is kept")
+    await until(lambda: poll["id"] not in hub._channels, "and forgotten after its reads stop")

@@ -67,12 +67,17 @@ class Live:
             self.feed.announce(poll_id, seq)
 
     def watched_view(self, poll_id: int, viewer_id: int | None) -> tuple[PollView, int] | None:
-        """A watched poll as this viewer sees it, and its seq, from the hub's snapshot (no
-        database read); None when the database must answer: nobody watches it here, a reload
-        is due, the viewer's visibility is not known here, or it is a draft."""
+        """A watched (or recently read) poll as this viewer sees it, and its seq, from the
+        hub's snapshot (no database read); None when the database must answer: the hub holds
+        no snapshot of it here, a reload is due, the viewer's visibility is not known here,
+        or it is a draft. A poll the database answered for is then kept for a while
+        (Hub.keep_for_reads)."""
         snapshot = self.hub.current(poll_id)
         shown = snapshot.views.get(True) if snapshot is not None else None
-        if snapshot is None or not isinstance(shown, PollView) or not shown.is_published:
+        if snapshot is None:
+            self.hub.keep_for_reads(poll_id)
+            return None
+        if not isinstance(shown, PollView) or not shown.is_published:
             return None
         if viewer_id == shown.creator.id:  # the creator sees the counts, whoever voted
             return shown, snapshot.seq

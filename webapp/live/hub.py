@@ -30,6 +30,10 @@ CLOSE = "close"
 BATCH = 500
 HEARTBEAT = "heartbeat"
 HEARTBEAT_TICK = 0.1  # seconds between two slices of a round of heartbeats
+# A poll read over HTTP keeps a snapshot here this long after its last read, for at most
+# this many polls at once (webapp/live/__init__.py answers reads from it).
+READ_TTL_S = 10.0
+MAX_READ_CHANNELS = 1000
 # The order a viewer's pending messages go out in: the poll's text before the counts it
 # labels, a heartbeat last (any message already proves the connection is alive).
 KINDS = ("poll", "results", "viewers", "deleted", HEARTBEAT)
@@ -125,6 +129,7 @@ class PollChannel:
     # them): the snapshot is the poll's current state while the two are equal.
     changes: int = 0
     reflected: int = 0
+    read_until: float = float("-inf")  # kept for reads until then (event loop time)
 
     def user_ids(self) -> frozenset[int]:
         return frozenset(v.user_id for v in self.viewers if v.user_id is not None)
@@ -156,6 +161,7 @@ class Hub:
         self._channels: dict[int, PollChannel] = {}
         self._closing: int | None = None
         self._heartbeats: asyncio.Task[None] | None = None
+        self._reading: set[int] = set()  # polls kept for reads
 
     def current(self, poll_id: int) -> Snapshot | None:
         """The snapshot of a watched poll when it reflects every change this process has
@@ -165,6 +171,43 @@ class Hub:
         if channel is None or channel.snapshot is None or channel.reflected != channel.changes:
             return None
         return channel.snapshot
+
+    def keep_for_reads(self, poll_id: int) -> None:
+        """Hold the poll's snapshot for a while, kept current like a watched poll's, so
+        that the next reads need no database (a poller's, or a crowd's loading the page)."""
+        loop = asyncio.get_running_loop()
+        channel = self._channels.get(poll_id)
+        if channel is None:
+            if len(self._reading) >= MAX_READ_CHANNELS or self._closing is not None:
+                return
+            channel = self._channels[poll_id] = PollChannel(results_dirty=True)
+            self._schedule(poll_id, channel)
+        channel.read_until = loop.time() + READ_TTL_S
+        if poll_id not in self._reading:
+            self._reading.add(poll_id)
+            loop.call_later(READ_TTL_S, self._reads_end, poll_id, context=contextvars.Context())
+
+    def _reads_end(self, poll_id: int) -> None:
+        channel = self._channels.get(poll_id)
+        left = channel.read_until - asyncio.get_running_loop().time() if channel else 0
+        if channel is not None and left > 0:
+            asyncio.get_running_loop().call_later(
+                left, self._reads_end, poll_id, context=contextvars.Context()
+            )
+            return
+        self._reading.discard(poll_id)
+        if channel is not None:
+            self._drop_if_idle(poll_id, channel)
+
+    def _drop_if_idle(self, poll_id: int, channel: PollChannel) -> None:
+        """Forget a channel nobody watches, no flush runs for and no reads keep."""
+        if (
+            not channel.viewers
+            and channel.flusher is None
+            and poll_id not in self._reading
+            and self._channels.get(poll_id) is channel
+        ):
+            del self._channels[poll_id]
 
     def viewer_count(self, poll_id: int) -> int:
         channel = self._channels.get(poll_id)
@@ -230,8 +273,8 @@ class Hub:
             if channel.viewers:
                 channel.viewers_dirty = True
                 self._schedule(poll_id, channel)
-            elif self._channels.get(poll_id) is channel and channel.flusher is None:
-                del self._channels[poll_id]
+            else:
+                self._drop_if_idle(poll_id, channel)
 
     def changed(self, poll_id: int, seq: int | None = None) -> None:
         """A committed change (seq None: unknown). Polls nobody watches cost nothing."""
@@ -342,8 +385,7 @@ class Hub:
                 await asyncio.sleep(self._interval)
         finally:
             channel.flusher = None
-            if not channel.viewers and self._channels.get(poll_id) is channel:
-                del self._channels[poll_id]
+            self._drop_if_idle(poll_id, channel)
 
     async def _deliver(self, channel: PollChannel, snapshot: Snapshot) -> bool:
         """Send a newer snapshot to every viewer; False when it was older than the one held."""
@@ -356,7 +398,7 @@ class Hub:
         await _each(channel, lambda v: self._deliver_to(v, snapshot, poll_changed=poll_changed))
         # Once per delivery, not per viewer: a metric update costs a lock.
         metrics.UPDATES.inc(len(channel.viewers))
-        if changed_at is not None:
+        if changed_at is not None and channel.viewers:
             metrics.FANOUT.observe(time.perf_counter() - changed_at)
         return True
 
