@@ -41,19 +41,21 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ACTION_TIMEOUT_MS = 5_000
+HEARTBEAT_S = "1"
 # The browser asks for /favicon.ico by itself; the app has none. Not a page's error.
 IGNORED_SOURCE = re.compile(r"/favicon\.ico$")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 # Runs in every page before its own scripts (injected by the browser, so CSP does not apply):
-# counts the htmx WebSocket's openings and swapped messages, and reports CSP violations to the
-# console in a recognisable form (Chromium logs them too, but this one names the directive).
+# counts the live stream's openings and swapped messages (static/js/live.js), and reports CSP
+# violations to the console in a recognisable form (Chromium logs them too, but this one
+# names the directive).
 PAGE_PROBE = """
 (() => {
   window.__wsOpen = 0;
   window.__wsMessages = 0;
-  document.addEventListener("htmx:wsOpen", () => { window.__wsOpen += 1; });
-  document.addEventListener("htmx:wsAfterMessage", () => { window.__wsMessages += 1; });
+  document.addEventListener("livepolls:open", () => { window.__wsOpen += 1; });
+  document.addEventListener("livepolls:message", () => { window.__wsMessages += 1; });
   document.addEventListener("securitypolicyviolation", (event) => {
     console.error("CSP violation: " + event.violatedDirective + " blocked " + event.blockedURI);
   });
@@ -65,9 +67,13 @@ PAGE_PROBE = """
 async def live_server(
     migrated_database: None, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Server]:
-    """One server for the e2e tests; each test still starts from empty tables (clean_tables)."""
+    """One server for the e2e tests; each test still starts from empty tables (clean_tables).
+
+    Heartbeats every HEARTBEAT_S: pages take two missed ones for a dead connection, so a
+    silent drop shows within seconds (tests/e2e/test_live_resilience.py)."""
     data_dir = tmp_path_factory.mktemp("livepolls-e2e-data")
-    async with running_server(env={"LIVEPOLLS_DATA_DIR": str(data_dir)}) as server:
+    env = {"LIVEPOLLS_DATA_DIR": str(data_dir), "LIVEPOLLS_HEARTBEAT_S": HEARTBEAT_S}
+    async with running_server(env=env) as server:
         yield server
 
 
@@ -86,17 +92,40 @@ async def browser() -> AsyncIterator[Browser]:
                 await browser.close()
 
 
+# What the browser itself logs when the network is down on purpose (tests/e2e/network.py):
+# failed loads and WebSocket connections, and connections dropped before they opened.
+NETWORK_DOWN = re.compile(
+    r"^(Failed to load resource: net::ERR_|WebSocket connection to '[^']*' failed)"
+)
+
+ERROR_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of 4\d\d")
+
+
 @dataclass
 class Problems:
-    """What the pages said went wrong: console errors and warnings, uncaught exceptions."""
+    """What the pages said went wrong: console errors and warnings, uncaught exceptions.
+
+    A test that takes the network away on purpose says so with `expect_network_errors()`:
+    the browser's own reports of failed connections are then not problems (anything else
+    still is)."""
 
     entries: list[str] = field(default_factory=list)
+    expected: list[re.Pattern[str]] = field(default_factory=list)
+
+    def expect_network_errors(self) -> None:
+        self.expected.append(NETWORK_DOWN)
+
+    def expect_error_pages(self) -> None:
+        """Pages answered with an error status on purpose (a 404, a form sent back)."""
+        self.expected.append(ERROR_STATUS)
 
     def watch(self, name: str, page: Page) -> None:
         def on_console(message: ConsoleMessage) -> None:
             text = message.text
             source = message.location.get("url") or page.url
             if IGNORED_SOURCE.search(source) and text.startswith("Failed to load resource"):
+                return
+            if any(pattern.search(text) for pattern in self.expected):
                 return
             if message.type == "error" or "Content Security Policy" in text:
                 self.entries.append(f"[{name}] console.{message.type}: {text} ({source})")
@@ -129,7 +158,8 @@ async def contexts(
     made: list[BrowserContext] = []
 
     async def new_context(name: str, **options: Any) -> BrowserContext:
-        context = await browser.new_context(base_url=live_server.base_url, **options)
+        options.setdefault("base_url", live_server.base_url)
+        context = await browser.new_context(**options)
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
         await context.add_init_script(PAGE_PROBE)

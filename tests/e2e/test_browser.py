@@ -19,9 +19,9 @@ import pytest
 from playwright.async_api import BrowserContext, Page, ViewportSize, expect
 
 from tests.e2e.conftest import ACTION_TIMEOUT_MS, NewContext, Problems
+from tests.e2e.helpers import expect_tally, sign_up, wait_live
 from tests.live.servers import Server
 
-PASSWORD = "correct horse battery"
 QUESTION = "Which colour for the new logo?"
 OPTIONS = ["Red", "Green", "Blue"]
 FOURTH = "Purple"
@@ -33,24 +33,6 @@ expect.set_options(timeout=ACTION_TIMEOUT_MS)
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-async def sign_up(page: Page, name: str) -> None:
-    await page.goto("/signup")
-    await page.fill("#name", name)
-    await page.fill("#email", f"{name.lower()}@example.org")
-    await page.fill("#password", PASSWORD)
-    async with page.expect_navigation():
-        await page.get_by_role("button", name="Sign up").click()
-    await expect(page).to_have_url(re.compile(r"/$"))
-    await expect(page.locator(".site-header .who")).to_have_text(name)
-
-
-async def wait_live(page: Page) -> None:
-    """The page's htmx WebSocket is open and has swapped in its first snapshot."""
-    await page.wait_for_function(
-        "() => window.__wsOpen > 0 && window.__wsMessages > 0", timeout=ACTION_TIMEOUT_MS
-    )
 
 
 async def mark(page: Page) -> None:
@@ -67,20 +49,6 @@ async def vote_for(page: Page, option: str) -> None:
     await choice.click()
     await expect(choice).to_have_class(re.compile(r"\bchosen\b"))
     await expect(choice).to_have_attribute("aria-pressed", "true")
-
-
-def figures(votes: int, percent: int) -> str:
-    return f"{votes} {'vote' if votes == 1 else 'votes'} · {percent}%"
-
-
-async def expect_tally(page: Page, totals: str, per_option: dict[str, tuple[int, int]]) -> None:
-    """#results shows these totals, and each option its figures and bar width."""
-    results = page.locator("#results")
-    await expect(results.locator(".totals")).to_contain_text(totals)
-    for text, (votes, percent) in per_option.items():
-        row = results.locator(".bar-row", has_text=text)
-        await expect(row.locator(".bar-figures")).to_have_text(figures(votes, percent))
-        await expect(row.locator("rect.bar-fill")).to_have_attribute("width", str(percent))
 
 
 async def press_shortcut(page: Page, key: str) -> None:

@@ -173,3 +173,28 @@ async def test_a_malformed_key_on_a_tap_is_a_400_naming_the_header(app: Quart) -
     field = {"option_id": str(vim), "idempotency_key": "x" * 256}
     assert (await ada.post(f"/polls/{poll_id}/vote", field)).status == 400
     assert await votes_in(poll_id) == []
+
+
+async def test_each_rendered_vote_form_carries_a_fresh_key_so_a_resent_form_counts_once(
+    app: Quart,
+) -> None:
+    ada = await signed_up(app, "Ada")
+    poll_id = await ada.create_poll(multiple=True)
+    page = await ada.get(f"/polls/{poll_id}")
+    forms = page.dom.find_all("form", **{"data-tap": "vote"})
+    keys = [form.find("input", name="idempotency_key").attrs["value"] for form in forms]  # type: ignore[union-attr]
+    assert len(keys) == 3 and len(set(keys)) == 3
+    again = await ada.get(f"/polls/{poll_id}")
+    assert not set(keys) & {
+        form.find("input", name="idempotency_key").attrs["value"]  # type: ignore[union-attr]
+        for form in again.dom.find_all("form", **{"data-tap": "vote"})
+    }
+    fields = {
+        field.attrs["name"]: field.attrs["value"]
+        for field in forms[0].find_all("input")
+        if field.attrs.get("name") != "csrf_token"
+    }
+    await ada.post(f"/polls/{poll_id}/vote", fields)
+    resent = await ada.post(f"/polls/{poll_id}/vote", fields)  # a toggle, were it new
+    assert resent.headers[REPLAYED] == "true"
+    assert (await ada.get(f"/polls/{poll_id}")).chosen() == ["vim"]

@@ -3,6 +3,7 @@ projector, with the number of responses instead, on the page and in its live fra
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -90,3 +91,17 @@ def test_the_helper_sees_counts_in_a_shown_fragment() -> None:
         '<section id="results"><span class="bar-figures">1 vote · 100%</span></section>'
     ).by_id("results")
     assert shown is not None and not carries_no_counts(shown)
+
+
+async def test_a_page_that_connects_gets_the_current_status_line_with_its_first_results(
+    app: Quart,
+) -> None:
+    """A page that reconnects may hold a status line from before the poll closed: the
+    stream's first message brings the current one with the results."""
+    creator, poll_id, _ = await voted_poll(app, "always")
+    await creator.post(f"/polls/{poll_id}/close")
+    async with creator.client.websocket(f"/api/v1/polls/{poll_id}/live?format=html") as ws:
+        first = parse_html(str(await asyncio.wait_for(ws.receive(), 3)))
+    assert first.by_id("results") is not None
+    status = first.by_id("poll-status")
+    assert status is not None and status.text == "Voting is closed."

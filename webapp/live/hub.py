@@ -410,7 +410,12 @@ class Hub:
             viewer.offer("poll", snapshot.poll[viewer.fmt])
         if snapshot.seq > viewer.seq:
             visible = snapshot.can_see(viewer.user_id)
-            viewer.offer("results", snapshot.results[(viewer.fmt, visible)])
+            message = snapshot.results[(viewer.fmt, visible)]
+            if viewer.seq < 0 and viewer.fmt == "html":
+                # A page that reconnects may show a status line the poll has left meanwhile
+                # (closed, reopened): its first message brings the current one too.
+                message += snapshot.poll["html"]
+            viewer.offer("results", message)
         viewer.seq = snapshot.seq
 
     def _delete(self, channel: PollChannel) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from quart import Quart, Response, abort, redirect, request, url_for
@@ -98,6 +99,9 @@ def setup(app: Quart, settings: Settings) -> None:
     # How often the live stream sends a heartbeat (0: never): a page watches for them only
     # when the server sends them (templates/_partials/heartbeat.html, docs/live.md).
     app.jinja_env.globals["HEARTBEAT_MS"] = round(settings.heartbeat_s * 1000)
+    # A fresh Idempotency-Key for each vote form rendered: a form sent twice without
+    # JavaScript (a double tap, a resubmitted page) counts once (webapp/idempotency.py).
+    app.jinja_env.globals["fresh_key"] = lambda: secrets.token_urlsafe(16)
 
     window = settings.guest_network_window_s
     network_window = "hour" if window == 3600 else f"{window // 60} minutes"
