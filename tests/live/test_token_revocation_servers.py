@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import httpx
 
+from tests.conftest import postgres_only
 from tests.helpers import until
 from tests.live.servers import running_servers
 from tests.live.test_servers import api_for
 
 CACHE_FOR_LONG = {"LIVEPOLLS_TOKEN_CACHE_S": "600"}
+
+# Revocations cross processes through PostgreSQL's NOTIFY; SQLite runs in one process.
+pytestmark = postgres_only
 
 
 async def status_of(http: httpx.AsyncClient, token: str) -> int:
