@@ -118,8 +118,12 @@ async def _serve(config: Config, sockets: Sockets, parent_says_stop: ProcessEven
     app = create_app()
     app.before_serving(_settle_garbage_collector)  # after the app's own start-up hooks
     hops = app.extensions["settings"].proxy_hops
+    # Quart's ASGI entry, which `app(...)` only calls: every open WebSocket's task waits in
+    # one coroutine frame fewer, and in none of the entry's own under our patches, which know
+    # it (webapp/hypercorn_patches.py; docs/benchmarks.md, "Viewer memory").
+    entry = app.asgi_app
     # Behind a reverse proxy, trust its X-Forwarded-* headers (scheme and host of join links).
-    served = ProxyFix(app, mode="legacy", trusted_hops=hops) if hops else app
+    served = ProxyFix(entry, mode="legacy", trusted_hops=hops) if hops else entry
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
