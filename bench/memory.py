@@ -49,7 +49,7 @@ from bench.churn import server_connections, settled_rss, wait_for
 from bench.patches import webapp_state
 from bench.servers import Server
 from bench.tools import raise_open_files
-from bench.viewers import Viewers
+from bench.viewers import Viewers, open_viewers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -98,22 +98,6 @@ class ProbedServer(Server):
     def stop(self, grace: float = 8.0) -> None:
         super().stop(grace)
         shutil.rmtree(self.probe_dir, ignore_errors=True)
-
-
-def open_viewers(server: Server, poll: seed.Poll, seeded: seed.Seeded, deflate: bool) -> Viewers:
-    viewers = Viewers()
-    viewers.call(
-        30,
-        cmd="init",
-        ws_url=server.base.replace("http://", "ws://") + f"/api/v1/polls/{poll.id}/live",
-        http_base=server.base,
-        poll_id=poll.id,
-        option_ids=poll.option_ids,
-        token_prefix=seeded.token_prefix,
-        deflate=deflate,
-        procs=4,
-    )
-    return viewers
 
 
 def connect(viewers: Viewers, total: int) -> dict[str, Any]:

@@ -50,7 +50,7 @@ from bench.churn import server_connections, settled_rss, wait_for
 from bench.servers import CpuMeter, Server
 from bench.stats import percentile, vote_stats
 from bench.tools import raise_open_files
-from bench.viewers import Viewers
+from bench.viewers import Viewers, open_viewers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -130,24 +130,6 @@ def with_cpu(server: Server, work: Callable[[], Any]) -> tuple[Any, dict[str, fl
     return result, cpu
 
 
-def open_viewers(
-    server: Server, poll: seed.Poll, seeded: seed.Seeded, deflate: bool, s: Settings
-) -> Viewers:
-    viewers = Viewers()
-    viewers.call(
-        30,
-        cmd="init",
-        ws_url=server.base.replace("http://", "ws://") + f"/api/v1/polls/{poll.id}/live",
-        http_base=server.base,
-        poll_id=poll.id,
-        option_ids=poll.option_ids,
-        token_prefix=seeded.token_prefix,
-        deflate=deflate,
-        procs=s.procs,
-    )
-    return viewers
-
-
 def join(server: Server, viewers: Viewers, s: Settings) -> dict[str, Any]:
     """Open the viewers; their handshake rate and the server's CPU per handshake."""
     command = {"cmd": "connect", "total": s.viewers, "concurrency": s.concurrency}
@@ -217,7 +199,7 @@ def churn_round(
     server: Server, poll: seed.Poll, seeded: seed.Seeded, deflate: bool, s: Settings
 ) -> dict[str, Any]:
     """A second crowd joins and drops: what its closed connections leave in memory."""
-    viewers = open_viewers(server, poll, seeded, deflate, s)
+    viewers = open_viewers(server, poll, seeded, deflate, s.procs)
     try:
         joined = viewers.call(
             210, cmd="connect", total=s.viewers, concurrency=s.concurrency, max_seconds=120
@@ -235,7 +217,7 @@ def measure(variant: str, deflate: bool, seeded: seed.Seeded, s: Settings) -> di
     out: dict[str, Any] = {"variant": variant, "deflate": deflate}
     with server.start(f"/api/v1/polls/{poll.id}"):
         server.check_variant()
-        viewers = open_viewers(server, poll, seeded, deflate, s)
+        viewers = open_viewers(server, poll, seeded, deflate, s.procs)
         try:
             time.sleep(1.0)
             out["rss_idle"] = server.rss_bytes()

@@ -8,7 +8,11 @@ import select
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.seed import Poll, Seeded
+    from bench.servers import Server
 
 BENCH = Path(__file__).resolve().parent
 
@@ -60,3 +64,22 @@ class Viewers:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
+
+
+def open_viewers(
+    server: Server, poll: Poll, seeded: Seeded, deflate: bool, procs: int = 4
+) -> Viewers:
+    """Viewer processes set up to watch `poll` on `server` (they join on a later command)."""
+    viewers = Viewers()
+    viewers.call(
+        30,
+        cmd="init",
+        ws_url=server.base.replace("http://", "ws://") + f"/api/v1/polls/{poll.id}/live",
+        http_base=server.base,
+        poll_id=poll.id,
+        option_ids=poll.option_ids,
+        token_prefix=seeded.token_prefix,
+        deflate=deflate,
+        procs=procs,
+    )
+    return viewers
