@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from piccolo.query.functions.string import Lower
 
-from webapp import events
+from webapp import notices
 from webapp.db import is_unique_violation
 from webapp.errors import Conflict, Unauthorized
 from webapp.passwords import Passwords
@@ -131,4 +131,4 @@ async def account_for_token(token: str) -> Account | None:
 async def revoke_token(token: str) -> None:
     digest = _digest(token)
     await AuthToken.delete().where(AuthToken.token_hash == digest)
-    events.revoked(events.Revoked(digests=(digest,)))
+    notices.revoked(notices.Revoked(digests=(digest,)))

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from webapp import events, ratelimit_store
+from webapp import notices, ratelimit_store
 from webapp.db import write_transaction
 from webapp.tables import AuthToken, IdempotencyKey, User
 
@@ -50,7 +50,7 @@ async def prune(guest_age_s: int) -> Pruned:
         guests = await User.raw(IDLE_GUESTS_SQL, now - timedelta(seconds=guest_age_s))
         keys = await IdempotencyKey.raw(EXPIRED_KEYS_SQL, now)
     # The guests' tokens went with them: no process may keep trusting them.
-    events.revoked(events.Revoked(user_ids=tuple(row["id"] for row in guests)))
+    notices.revoked(notices.Revoked(user_ids=tuple(row["id"] for row in guests)))
     await ratelimit_store.prune_expired()
     return Pruned(len(tokens), len(guests), len(keys))
 

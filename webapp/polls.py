@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from webapp import events
+from webapp import notices
 from webapp.db import is_postgres, shielded, write_transaction
 from webapp.errors import Conflict, Forbidden, NotFound
 from webapp.inputs.polls import PollCreate, PollUpdate, voting_for
@@ -386,7 +386,7 @@ async def update_poll(poll_id: int, user_id: int, changes: PollChanges) -> PollV
         values[Poll.updated_at] = datetime.now(UTC)
         values[Poll.seq] = Poll.seq + 1
         rows = await Poll.update(values).where(Poll.id == poll_id).returning(Poll.seq)
-    events.poll_changed(poll_id, int(rows[0]["seq"]))
+    notices.poll_changed(poll_id, int(rows[0]["seq"]))
     return await get_poll(poll_id, user_id)
 
 
@@ -434,4 +434,4 @@ async def delete_poll(poll_id: int, user_id: int) -> None:
         if row["creator"] != user_id:
             raise Forbidden("Only the poll's creator can delete it.")
         await Poll.delete().where(Poll.id == poll_id)
-    events.poll_changed(poll_id, None)
+    notices.poll_changed(poll_id, None)

@@ -3,7 +3,7 @@
 An account never changes once made (webapp/accounts.py), so an entry can only go stale by its
 token ending: expiry is checked on every hit, and a revocation (sign-out, `DELETE
 /api/v1/tokens/current`, a pruned guest) reaches every process at once through
-webapp.events and, between processes, PostgreSQL's NOTIFY (webapp/live/feed.py). While the
+webapp.notices and, between processes, PostgreSQL's NOTIFY (webapp/live/feed.py). While the
 process cannot hear other processes' revocations (its LISTEN connection is down), the cache
 is not used, and it starts empty once it can hear them again. Only known tokens are kept: a
 token issued by another process is looked up the first time this one sees it.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from webapp import events, idempotency, metrics, refusals
+from webapp import idempotency, metrics, notices, refusals
 from webapp.db import (
     is_foreign_key_violation,
     is_postgres,
@@ -313,7 +313,7 @@ async def _cast_batch(poll_id: int, casts: list[Cast]) -> list[Outcome | BaseExc
         else:
             metrics.VOTE_BATCH.observe(len(casts))
             if seq is not None:
-                events.poll_changed(poll_id, seq)
+                notices.poll_changed(poll_id, seq)
             return outcomes
     outcomes = []
     for cast in casts:
@@ -425,7 +425,7 @@ async def _cast_vote(
     """One vote alone (a batch of one)."""
     outcomes, seq = await _cast_together(poll_id, [Cast(voter, option_id, window_s, claim)])
     if seq is not None:
-        events.poll_changed(poll_id, seq)
+        notices.poll_changed(poll_id, seq)
     outcome = outcomes[0]
     if isinstance(outcome, BaseException):
         raise outcome
@@ -456,7 +456,7 @@ async def withdraw_votes(
             await Ballot.raw(CLOSE_BALLOT_SQL, poll_id, user_id)
         seq = await _finish(poll_id, -1 if last else 0)
         await idempotency.settle(claim, None, True)
-    events.poll_changed(poll_id, seq)
+    notices.poll_changed(poll_id, seq)
 
 
 async def my_choices(user_id: int, poll_id: int) -> list[int]:

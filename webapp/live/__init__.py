@@ -8,14 +8,14 @@ from typing import Any
 from jinja2 import Environment
 from quart import Quart
 
-from webapp import events
+from webapp import notices
 from webapp.config import Settings
 from webapp.db import is_postgres_url
-from webapp.events import Revoked
 from webapp.live.feed import PostgresFeed
 from webapp.live.frames import Pinger
 from webapp.live.hub import Hub
 from webapp.live.snapshots import SnapshotBuilder
+from webapp.notices import Revoked
 from webapp.polls import PollView
 from webapp.tokencache import TokenCache
 
@@ -88,8 +88,8 @@ class Live:
 
     async def start(self) -> None:
         self._unsubscribe = [
-            events.subscribe(self._on_change),
-            events.subscribe_revocations(self._on_revoked),
+            notices.subscribe(self._on_change),
+            notices.subscribe_revocations(self._on_revoked),
         ]
         self.pinger.start()
         self.hub.start_heartbeats(self.heartbeat_s)

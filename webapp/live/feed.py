@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 import asyncpg
 
 from webapp import metrics
-from webapp.events import Revoked
 from webapp.live.hub import Hub
+from webapp.notices import Revoked
 from webapp.tables import Poll
 
 log = logging.getLogger(__name__)
