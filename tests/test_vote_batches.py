@@ -21,13 +21,14 @@ pytestmark = postgres_only
 
 
 @contextlib.asynccontextmanager
-async def poll_locked(poll_id: int) -> AsyncIterator[None]:
-    """The poll's row locked, as another process's vote would hold it, until the block ends."""
+async def poll_locked(poll_id: int) -> AsyncIterator[asyncpg.Connection]:
+    """The poll's row locked, as another process's vote would hold it, until the block ends;
+    the connection holding the lock (its changes commit as the block ends)."""
     holder = await asyncpg.connect(DB_URL)
     try:
         async with holder.transaction():
             await holder.execute("SELECT id FROM poll WHERE id = $1 FOR UPDATE", poll_id)
-            yield
+            yield holder
     finally:
         await holder.close()
 
@@ -129,3 +130,40 @@ async def test_a_write_the_database_refuses_undoes_the_batch_and_each_vote_goes_
     assert [answer.status_code for answer in answers] == [201, 201, 401, 201]
     final = await totals(client, poll["id"])
     assert final["total_votes"] == 3 == sum(await rows(poll["id"])) and final["voters"] == 3
+
+
+async def test_a_poll_closed_while_its_votes_wait_refuses_the_whole_batch(
+    client: Client, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    """Closed under the lock the waiting batch then takes: every vote of it is a 409, a new
+    vote, a change, a repeat and another poll's option alike, and nothing is written."""
+    owner = await make_member()
+    members = [await make_member() for _ in range(4)]
+    poll = await make_poll(owner, ["a", "b"])
+    a, b = (option["id"] for option in poll["options"])
+    other = await make_poll(owner, ["x", "y"])
+    assert (await vote(client, members[0], poll["id"], a)).status_code == 201
+    before = await totals(client, poll["id"])
+    async with poll_locked(poll["id"]) as holder:
+        first = asyncio.create_task(vote(client, members[1], poll["id"], a))
+        await until(lambda: taken(poll["id"]), "the first vote is taken")
+        wanted = [
+            (members[0], b),  # a change
+            (members[0], a),  # already theirs
+            (members[2], b),  # a new voter
+            (members[2], b),  # the same again
+            (members[3], other["options"][0]["id"]),  # another poll's option
+        ]
+        rest = []
+        for i, (who, option) in enumerate(wanted, 1):
+            rest.append(asyncio.create_task(vote(client, who, poll["id"], option)))
+            await until(lambda i=i: votes._batches.waiting(poll["id"]) == i, "the vote waits")
+        await holder.execute("UPDATE poll SET closed_at = now() WHERE id = $1", poll["id"])
+    answers = [await first, *[await task for task in rest]]
+
+    assert [answer.status_code for answer in answers] == [409] * 6
+    details = [(await answer.get_json())["detail"] for answer in answers]
+    assert all("closed" in detail for detail in details), details
+    final = await totals(client, poll["id"])
+    assert [o["votes"] for o in final["options"]] == [1, 0] == await rows(poll["id"])
+    assert (final["voters"], final["seq"]) == (before["voters"], before["seq"])
