@@ -44,8 +44,8 @@ class Plan:
 def full_plan() -> Plan:
     steps = [1000, 5000, 10000]
     combos = [
-        # The target case first: 2 workers, no compression, up to 10,000 viewers.
-        Combo("hypercorn", 2, False, steps, 120, True),
+        # The target case first: 2 workers, no compression, up to 20,000 viewers.
+        Combo("hypercorn", 2, False, [*steps, 20000], 240, True),
         Combo("hypercorn", 1, False, steps, 120, True),
         Combo("hypercorn", 2, True, steps, 120, False),
         Combo("hypercorn", 1, True, steps[:2], 60, False),
