@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from quart import Blueprint, request
 from quart_schema import tag_blueprint
@@ -34,10 +35,21 @@ async def require_json_body() -> None:
     body = await request.get_data(as_text=False)
     assert isinstance(body, bytes)
     try:
-        json.loads(body.decode("utf-8"))
+        parsed = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise BadRequest("The body is not valid UTF-8.") from exc
     except RecursionError as exc:
         raise BadRequest("The body is nested too deeply.") from exc
     except ValueError as exc:
         raise BadRequest("The body is not valid JSON.") from exc
+    keep_parsed(parsed)
+
+
+def keep_parsed(parsed: Any) -> None:
+    """Hand the parsed body to Quart's own cache of it, so that `request.get_json()` (which
+    quart-schema's validation calls) does not decode and parse it a second time. Quart 0.22's
+    Request keeps it in `_cached_json`, keyed by `silent` (pinned in pyproject.toml;
+    tests/api/test_json_body.py checks that the body is parsed once)."""
+    cached = getattr(request, "_cached_json", None)
+    if isinstance(cached, dict) and set(cached) == {False, True}:
+        cached[False] = cached[True] = parsed
