@@ -275,7 +275,7 @@ garbage collector, which a server tuned for thousands of open sockets runs rarel
 the task's CancelledError kept in turn, the FrameSink in the stream's scope referred back to
 the stream, and Hypercorn's connection and its protocol referred to each other. Those
 references are gone (`webapp/live/routes.py`, `webapp/live/frames.py`,
-`webapp/hypercorn_patches.py`), so a closed connection is freed at once by reference
+`webapp/hypercorn_patches/`), so a closed connection is freed at once by reference
 counting; the pinger no longer holds the viewers that left during an interval, and the
 hub's and the feed's background tasks no longer carry the context of the request that
 started them. `tests/live/test_churn.py` fails if a closed connection is left in a cycle

@@ -1,4 +1,4 @@
-"""`livepolls serve` with only part of webapp/hypercorn_patches.py applied, for bench/patches.py.
+"""`livepolls serve` with only part of webapp/hypercorn_patches/ applied, for bench/patches.py.
 
     BENCH_HYPERCORN_PARTS=fixes python -m bench.hypercorn_parts serve --port P --workers 2
 
@@ -30,8 +30,8 @@ def _fixes_only(enabled: bool = True) -> bool:
 
     if not enabled or patches.mismatches():
         return False
-    WSStream._handle_events = patches._handle_events  # type: ignore[method-assign]
-    TCPServer.run = patches._run  # type: ignore[method-assign]
+    WSStream._handle_events = patches.stream.handle_events  # type: ignore[method-assign]
+    TCPServer.run = patches.tcp.run  # type: ignore[method-assign]
     log.warning("bench: Hypercorn patched with the fixes only (no FrameSink, Hypercorn's pings)")
     return False  # no FrameSink: the worker keeps Hypercorn's own pings on
 

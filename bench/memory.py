@@ -307,7 +307,7 @@ AREAS = (
     ("flask/", "Werkzeug, Flask's session, quart-auth"),
     ("itsdangerous/", "Werkzeug, Flask's session, quart-auth"),
     ("quart_auth/", "Werkzeug, Flask's session, quart-auth"),
-    ("webapp/hypercorn_patches.py", "webapp/hypercorn_patches.py"),
+    ("webapp/hypercorn_patches/", "webapp/hypercorn_patches/"),
     ("webapp/live/", "webapp/live (route, hub, FrameSink)"),
     ("webapp/", "webapp (logs, callers)"),
 )
@@ -454,7 +454,7 @@ allocating file. *Before* is the same command on {before_label}; *after* on {lab
 
 
 CHANGES = """
-What changed (webapp/hypercorn_patches.py, webapp/server.py), each step measured on its own
+What changed (webapp/hypercorn_patches/, webapp/server.py), each step measured on its own
 while it was made (1 worker, 2,000 viewers, RSS per viewer):
 
 - **Deques for one waiter** (41.1 to 28.0 KiB together with the next item): asyncio's
@@ -525,7 +525,7 @@ def render(results: dict, before: dict | None) -> str:
         "",
         "Where the traced memory of an idle viewer was allocated (innermost Python frame; 1 "
         f"worker, {results.get('traced', {}).get('viewers', 0):,} viewers), bytes per viewer. "
-        "webapp/hypercorn_patches.py now allocates part of what Hypercorn and Quart did (the "
+        "webapp/hypercorn_patches/ now allocates part of what Hypercorn and Quart did (the "
         "connection's app task and its queues, Quart's connection):",
         "",
         *area_table(results, before),

@@ -6,7 +6,7 @@
 
 Starts `livepolls serve --workers 2` (bench/servers.py) on a fresh PostgreSQL database of its
 own (`livepolls_bench_patches`, recreated each run) once per run, each run a variant of the
-patches (webapp/hypercorn_patches.py) and a compression setting:
+patches (webapp/hypercorn_patches/) and a compression setting:
 
 - `on`: as shipped: FrameSink (prebuilt frames written straight to the socket), one Pinger
   task per process, the message-size and close-code fixes, the reference-cycle break;

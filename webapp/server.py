@@ -7,7 +7,7 @@ included) evenly instead of letting whichever worker wakes first accept a whole 
 Hypercorn waits for open connections before it runs the app's shutdown (and on Python 3.12+
 `Server.wait_closed` waits for every one of them), so each worker closes its WebSockets with
 1012 as soon as SIGTERM or SIGINT arrives, and only then lets Hypercorn stop. Each worker
-also applies our fix and addition to Hypercorn's WebSocket stream (webapp/hypercorn_patches.py).
+also applies our fix and addition to Hypercorn's WebSocket stream (webapp/hypercorn_patches/).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ async def _serve(config: Config, sockets: Sockets, parent_says_stop: ProcessEven
     hops = app.extensions["settings"].proxy_hops
     # Quart's ASGI entry, which `app(...)` only calls: every open WebSocket's task waits in
     # one coroutine frame fewer, and in none of the entry's own under our patches, which know
-    # it (webapp/hypercorn_patches.py; docs/benchmarks.md, "Viewer memory").
+    # it (webapp/hypercorn_patches/; docs/benchmarks.md, "Viewer memory").
     entry = app.asgi_app
     # Behind a reverse proxy, trust its X-Forwarded-* headers (scheme and host of join links).
     served = ProxyFix(entry, mode="legacy", trusted_hops=hops) if hops else entry

@@ -1,6 +1,6 @@
 """Viewers who leave leave nothing behind: no reference cycles, no task that holds them.
 
-The app runs under Hypercorn in this process, with our patches (webapp/hypercorn_patches.py),
+The app runs under Hypercorn in this process, with our patches (webapp/hypercorn_patches/),
 so that the server's own objects can be looked at. While viewers leave, the cyclic garbage
 collector is off; then a collection with DEBUG_SAVEALL shows what only it could have freed:
 no object of a closed connection may be among it. A connection caught in a reference cycle

@@ -159,7 +159,7 @@ async def test_an_idle_viewer_holds_two_tasks_fewer_and_no_deques_of_the_server(
 LEAN_PARTS = (
     hypercorn_patches.Mailbox,
     hypercorn_patches.WebsocketConnection,
-    hypercorn_patches._Delivery,
+    hypercorn_patches.quart_ws._Delivery,
     WSStream,
     TCPServer,
 )
