@@ -1,4 +1,4 @@
-"""The `livepolls` command: migrate the database, serve the app."""
+"""The `livepolls` command: migrate the database, serve the app, check a deployment's capacity."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import asyncpg
 
 from webapp.config import ConfigError, Settings, database_url
 from webapp.db import is_postgres_url
+from webapp.loadtest import command as loadtest
 
 MIGRATION_LOCK = 7_274_771  # any constant: the advisory lock that serialises migrations
 
@@ -94,16 +95,30 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate", help="apply database migrations")
     serve_parser = commands.add_parser("serve", help="apply migrations and run the server")
     demo_parser = commands.add_parser("demo", help="create a demo poll, print its links, serve")
+    loadtest_parser = commands.add_parser(
+        "loadtest",
+        help="measure a deployment: viewers on a poll of its own, votes at a rate",
+        description=loadtest.__doc__,
+    )
+    loadtest.add_arguments(loadtest_parser)
+    # The server's settings; the load test, run from anywhere, needs none of them.
+    problem: ConfigError | None = None
     try:
-        settings = Settings.from_env()
+        settings: Settings | None = Settings.from_env()
     except ConfigError as exc:
-        raise SystemExit(f"configuration error: {exc}") from exc
-    serve_parser.add_argument("--host", default=settings.host)
-    serve_parser.add_argument("--port", type=int, default=settings.port)
+        settings, problem = None, exc
+    host = settings.host if settings else None
+    port = settings.port if settings else None
+    serve_parser.add_argument("--host", default=host)
+    serve_parser.add_argument("--port", type=int, default=port)
     serve_parser.add_argument("--workers", type=int, default=1)
-    demo_parser.add_argument("--host", default=settings.host)
-    demo_parser.add_argument("--port", type=int, default=settings.port)
+    demo_parser.add_argument("--host", default=host)
+    demo_parser.add_argument("--port", type=int, default=port)
     args = parser.parse_args(argv)
+    if args.command == "loadtest":
+        raise SystemExit(loadtest.run(loadtest_parser, args))
+    if problem is not None:
+        raise SystemExit(f"configuration error: {problem}")
     if args.command == "migrate":
         migrate()
     elif args.command == "demo":
