@@ -23,12 +23,23 @@ import pytest
 from tests.conftest import DB_KIND, DB_URL
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = {"app_user", "poll", "poll_option", "vote", "auth_token", "idempotency_key"}
+TABLES = {
+    "app_user",
+    "poll",
+    "poll_option",
+    "vote",
+    "auth_token",
+    "idempotency_key",
+    "event",
+    "event_question",
+}
 UNIQUE_INDEXES = {
     "app_user_email_lower",
     "vote_user_option",
     "vote_user_single_poll",
     "idempotency_key_user_key",
+    "event_question_event_position",
+    "event_question_current",
 }
 MIGRATION_FILES = sorted(ROOT.glob("piccolo_migrations/livepolls_*.py"))
 

@@ -192,3 +192,46 @@ class IdempotencyKey(Table):
     body = Text()
     created_at = Timestamptz(default=TimestamptzNow())
     expires_at = Timestamptz()
+
+
+class EventMode(StrEnum):
+    """Who moves through an event's questions."""
+
+    presenter = "presenter"  # the presenter: every phone shows the current question
+    self_paced = "self_paced"  # each member of the audience, on their own
+
+
+TITLE_MAX = 200
+
+
+class Event(Table):
+    """A presenter's session: one join code for an ordered list of polls (its questions).
+
+    `seq` grows with every change, as a poll's does. The current question is the
+    `event_question` row with `is_current` (a partial unique index: at most one per event,
+    and being a row of the event's own questions it is always one of them).
+    """
+
+    id = Serial(primary_key=True)
+
+    title = Varchar(length=TITLE_MAX)
+    owner = ForeignKey(User, on_delete=OnDelete.cascade, null=False, index=True)
+    join_code = Varchar(length=8, unique=True)
+    mode = Varchar(length=16, default="presenter", choices=EventMode)
+    opens_at = Timestamptz(null=True, default=None)
+    closes_at = Timestamptz(null=True, default=None)
+    seq = Integer(default=0)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class EventQuestion(Table):
+    """A poll's place in an event: a poll is in at most one event (unique), positions are
+    unique within an event, and at most one question per event is current."""
+
+    id = Serial(primary_key=True)
+
+    event = ForeignKey(Event, on_delete=OnDelete.cascade, null=False)
+    poll = ForeignKey(Poll, on_delete=OnDelete.cascade, null=False, unique=True)
+    position = Integer()
+    is_current = Boolean(default=False)

@@ -9,7 +9,7 @@ from quart import Blueprint, request
 from quart_schema import tag_blueprint
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from webapp.api import integrity, polls, tokens, users, votes
+from webapp.api import events, integrity, polls, tokens, users, votes
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 # Each resource is a group of its own on /docs.
@@ -19,6 +19,7 @@ for child, group in (
     (polls.blueprint, "Polls"),
     (votes.blueprint, "Votes and results"),
     (integrity.blueprint, "Invite codes and integrity"),
+    (events.blueprint, "Events"),
 ):
     tag_blueprint(child, [group])
     blueprint.register_blueprint(child)

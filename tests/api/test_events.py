@@ -1,0 +1,325 @@
+"""The events API under /api/v1/events: create, read, list, edit, questions, current, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from quart import Quart
+
+from tests.api.problems import assert_problem, assert_validation_problem
+from tests.conftest import MakeMember, MakePoll, Member
+from webapp.tables import Event, EventQuestion, Poll
+
+if TYPE_CHECKING:
+    from quart.typing import TestClientProtocol
+
+EVENTS = "/api/v1/events"
+
+
+async def make_event(client: TestClientProtocol, member: Member, **body: Any) -> dict[str, Any]:
+    response = await client.post(EVENTS, json={"title": "Keynote", **body}, headers=member.auth)
+    assert response.status_code == 201, await response.get_data(as_text=True)
+    return dict(await response.get_json())
+
+
+async def add_new_question(
+    client: TestClientProtocol, member: Member, event_id: int, question: str
+) -> dict[str, Any]:
+    response = await client.post(
+        f"{EVENTS}/{event_id}/polls",
+        json={"question": question, "options": ["Yes", "No"], "is_published": True},
+        headers=member.auth,
+    )
+    assert response.status_code == 201, await response.get_data(as_text=True)
+    return dict(await response.get_json())
+
+
+async def test_create_event_gives_a_join_code_unlike_any_polls(
+    client: TestClientProtocol, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    alice = await make_member("alice")
+    poll = await make_poll(alice)
+
+    event = await make_event(client, alice, poll_ids=[poll["id"]])
+
+    assert event["title"] == "Keynote"
+    assert event["mode"] == "presenter"
+    assert event["owner"] == {"id": alice.id, "name": "alice"}
+    assert len(event["join_code"]) == 7 and event["join_code"] != poll["join_code"]
+    assert [q["poll_id"] for q in event["questions"]] == [poll["id"]]
+    assert event["current_poll_id"] is None
+    response = await client.get(f"{EVENTS}/{event['id']}")
+    assert (await response.get_json())["join_code"] == event["join_code"]
+
+
+async def test_bad_input_names_the_field_and_writes_nothing(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    alice = await make_member("alice")
+    for body, field in (
+        ({"title": ""}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"title": "T", "mode": "chaos"}, "mode"),
+        ({"title": "T", "opens_at": "tomorrow"}, "opens_at"),
+        ({"title": "T", "opens_at": "2026-01-01T10:00:00"}, "opens_at"),  # no offset
+        ({"title": "T", "poll_ids": [0]}, "poll_ids.0"),
+    ):
+        response = await client.post(EVENTS, json=body, headers=alice.auth)
+        await assert_validation_problem(response, field)
+    response = await client.post(
+        EVENTS,
+        json={
+            "title": "T",
+            "opens_at": "2026-01-02T10:00:00Z",
+            "closes_at": "2026-01-01T10:00:00Z",
+        },
+        headers=alice.auth,
+    )
+    await assert_problem(response, 422)
+    assert await Event.count() == 0
+
+
+async def test_only_your_own_polls_and_each_in_one_event(
+    client: TestClientProtocol, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    alice, bob = await make_member("alice"), await make_member("bob")
+    bobs = await make_poll(bob)
+    response = await client.post(
+        EVENTS, json={"title": "T", "poll_ids": [bobs["id"]]}, headers=alice.auth
+    )
+    await assert_problem(response, 403)
+    response = await client.post(
+        EVENTS, json={"title": "T", "poll_ids": [999_999]}, headers=alice.auth
+    )
+    await assert_problem(response, 404)
+
+    mine = await make_poll(alice)
+    first = await make_event(client, alice, poll_ids=[mine["id"]])
+    second = await make_event(client, alice)
+    response = await client.post(
+        f"{EVENTS}/{second['id']}/questions", json={"poll_id": mine["id"]}, headers=alice.auth
+    )
+    await assert_problem(response, 409)
+    response = await client.post(
+        EVENTS, json={"title": "T", "poll_ids": [mine["id"]]}, headers=alice.auth
+    )
+    await assert_problem(response, 409)
+    assert await EventQuestion.count() == 1
+    assert await Event.count() == 2
+    assert first["questions"][0]["poll_id"] == mine["id"]
+
+
+async def test_non_owners_cannot_change_an_event(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    alice, bob = await make_member("alice"), await make_member("bob")
+    event = await make_event(client, alice)
+    question = await add_new_question(client, alice, event["id"], "Coffee?")
+    poll_id = question["questions"][0]["poll_id"]
+    url = f"{EVENTS}/{event['id']}"
+    for method, path, body in (
+        ("PATCH", url, {"title": "Mine now"}),
+        ("PUT", f"{url}/current", {"poll_id": poll_id}),
+        ("PUT", f"{url}/current", {"move": "next"}),
+        ("PUT", f"{url}/questions", {"poll_ids": [poll_id]}),
+        ("POST", f"{url}/polls", {"question": "Q?", "options": ["a", "b"]}),
+        ("DELETE", f"{url}/questions/{poll_id}", None),
+        ("DELETE", url, None),
+    ):
+        response = await client.open(path, method=method, json=body, headers=bob.auth)
+        await assert_problem(response, 403)
+        response = await client.open(path, method=method, json=body)
+        await assert_problem(response, 401)
+    response = await client.get(url)
+    body = await response.get_json()
+    assert body["title"] == "Keynote" and body["current_poll_id"] is None
+    assert len(body["questions"]) == 1
+    assert await Poll.count() == 1
+    response = await client.put(f"{EVENTS}/999999/current", json={"move": "next"}, headers=bob.auth)
+    await assert_problem(response, 404)
+
+
+async def test_the_presenter_moves_through_the_questions(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    alice = await make_member("alice")
+    event = await make_event(client, alice)
+    for text in ("One?", "Two?", "Three?"):
+        event = await add_new_question(client, alice, event["id"], text)
+    ids = [q["poll_id"] for q in event["questions"]]
+    url = f"{EVENTS}/{event['id']}/current"
+
+    seen = []
+    for _ in range(3):
+        response = await client.put(url, json={"move": "next"}, headers=alice.auth)
+        assert response.status_code == 200
+        seen.append((await response.get_json())["current_poll_id"])
+    assert seen == ids
+    response = await client.put(url, json={"move": "next"}, headers=alice.auth)
+    await assert_problem(response, 409)
+    response = await client.put(url, json={"move": "previous"}, headers=alice.auth)
+    assert (await response.get_json())["current_poll_id"] == ids[1]
+    response = await client.put(url, json={"poll_id": ids[0]}, headers=alice.auth)
+    body = await response.get_json()
+    assert body["current_poll_id"] == ids[0]
+    assert [q["is_current"] for q in body["questions"]] == [True, False, False]
+    response = await client.put(url, json={"poll_id": None}, headers=alice.auth)
+    assert (await response.get_json())["current_poll_id"] is None
+    for bad in ({}, {"poll_id": ids[0], "move": "next"}, {"move": "sideways"}, {"move": None}):
+        response = await client.put(url, json=bad, headers=alice.auth)
+        await assert_problem(response, 422)
+    response = await client.put(url, json={"poll_id": 999_999}, headers=alice.auth)
+    await assert_problem(response, 404)
+    assert await EventQuestion.count().where(EventQuestion.is_current == True) == 0  # noqa: E712
+
+
+async def test_moving_to_a_draft_question_publishes_it(
+    client: TestClientProtocol, make_member: MakeMember, make_poll: MakePoll
+) -> None:
+    alice = await make_member("alice")
+    draft = await make_poll(alice, is_published=False)
+    event = await make_event(client, alice, poll_ids=[draft["id"]])
+    response = await client.get(f"{EVENTS}/{event['id']}")
+    assert (await response.get_json())["questions"] == []  # the audience sees no drafts
+
+    response = await client.put(
+        f"{EVENTS}/{event['id']}/current", json={"move": "next"}, headers=alice.auth
+    )
+
+    assert (await response.get_json())["current_poll_id"] == draft["id"]
+    assert await Poll.exists().where(Poll.id == draft["id"], Poll.is_published == True)  # noqa: E712
+
+
+async def test_reorder_and_remove(client: TestClientProtocol, make_member: MakeMember) -> None:
+    alice = await make_member("alice")
+    event = await make_event(client, alice)
+    for text in ("One?", "Two?", "Three?"):
+        event = await add_new_question(client, alice, event["id"], text)
+    a, b, c = (q["poll_id"] for q in event["questions"])
+    url = f"{EVENTS}/{event['id']}/questions"
+
+    response = await client.put(url, json={"poll_ids": [c, a, b]}, headers=alice.auth)
+    assert [q["poll_id"] for q in (await response.get_json())["questions"]] == [c, a, b]
+    for wrong in ([a, b], [a, b, c, c], [a, b, 999_999]):
+        response = await client.put(url, json={"poll_ids": wrong}, headers=alice.auth)
+        assert response.status_code in (409, 422)
+    response = await client.delete(f"{url}/{a}", headers=alice.auth)
+    assert response.status_code == 204
+    response = await client.delete(f"{url}/{a}", headers=alice.auth)
+    await assert_problem(response, 404)
+    response = await client.get(f"{EVENTS}/{event['id']}")
+    assert [q["poll_id"] for q in (await response.get_json())["questions"]] == [c, b]
+    assert await Poll.exists().where(Poll.id == a)  # the poll stays
+
+
+async def test_two_reorders_at_once_keep_positions_unique(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    alice = await make_member("alice")
+    event = await make_event(client, alice)
+    for i in range(5):
+        event = await add_new_question(client, alice, event["id"], f"Q{i}?")
+    ids = [q["poll_id"] for q in event["questions"]]
+    url = f"{EVENTS}/{event['id']}/questions"
+    orders = [list(reversed(ids)), ids[2:] + ids[:2], ids[1:] + ids[:1], ids]
+
+    responses = await asyncio.gather(
+        *(client.put(url, json={"poll_ids": order}, headers=alice.auth) for order in orders)
+    )
+
+    assert [r.status_code for r in responses] == [200] * len(orders)
+    rows = await EventQuestion.select(EventQuestion.poll, EventQuestion.position).order_by(
+        EventQuestion.position
+    )
+    assert sorted(row["position"] for row in rows) == list(range(5))
+    assert [row["poll"] for row in rows] in orders
+
+
+async def test_edit_the_window_and_mode(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    alice = await make_member("alice")
+    event = await make_event(client, alice, opens_at="2030-01-01T09:00:00+01:00")
+    url = f"{EVENTS}/{event['id']}"
+    assert event["opens_at"].startswith("2030-01-01T08:00:00")
+
+    response = await client.patch(
+        url, json={"mode": "self_paced", "closes_at": "2030-01-01T10:00:00Z"}, headers=alice.auth
+    )
+    body = await response.get_json()
+    assert body["mode"] == "self_paced" and body["closes_at"].startswith("2030-01-01T10:00")
+    response = await client.patch(
+        url, json={"closes_at": "2029-01-01T10:00:00Z"}, headers=alice.auth
+    )
+    await assert_problem(response, 409)
+    for bad in ({}, {"title": None}, {"mode": None}, {"title": "   "}):
+        response = await client.patch(url, json=bad, headers=alice.auth)
+        await assert_problem(response, 422)
+    response = await client.patch(url, json={"opens_at": None}, headers=alice.auth)
+    assert (await response.get_json())["opens_at"] is None
+
+
+async def test_list_is_yours_only_with_a_cursor(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    alice, bob = await make_member("alice"), await make_member("bob")
+    ids = [(await make_event(client, alice, title=f"E{i}"))["id"] for i in range(3)]
+    await make_event(client, bob)
+
+    response = await client.get(f"{EVENTS}?limit=2", headers=alice.auth)
+    page = await response.get_json()
+    assert [e["id"] for e in page["items"]] == [ids[2], ids[1]]
+    response = await client.get(
+        f"{EVENTS}?limit=2&cursor={page['next_cursor']}", headers=alice.auth
+    )
+    page = await response.get_json()
+    assert [e["id"] for e in page["items"]] == [ids[0]] and page["next_cursor"] is None
+    await assert_problem(await client.get(EVENTS), 401)
+
+
+async def test_delete_keeps_the_polls(client: TestClientProtocol, make_member: MakeMember) -> None:
+    alice = await make_member("alice")
+    event = await make_event(client, alice)
+    await add_new_question(client, alice, event["id"], "Stay?")
+    response = await client.delete(f"{EVENTS}/{event['id']}", headers=alice.auth)
+    assert response.status_code == 204
+    await assert_problem(await client.get(f"{EVENTS}/{event['id']}"), 404)
+    assert await Poll.count() == 1 and await EventQuestion.count() == 0
+
+
+async def test_a_deleted_poll_leaves_its_event(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    alice = await make_member("alice")
+    event = await make_event(client, alice)
+    event = await add_new_question(client, alice, event["id"], "Gone?")
+    poll_id = event["questions"][0]["poll_id"]
+    await client.put(
+        f"{EVENTS}/{event['id']}/current", json={"poll_id": poll_id}, headers=alice.auth
+    )
+
+    response = await client.delete(f"/api/v1/polls/{poll_id}", headers=alice.auth)
+
+    assert response.status_code == 204
+    body = await (await client.get(f"{EVENTS}/{event['id']}")).get_json()
+    assert body["questions"] == [] and body["current_poll_id"] is None
+
+
+@pytest.mark.limits(limit_poll_create="2/minute")
+async def test_event_creation_is_rate_limited_like_polls(limited: Quart) -> None:
+    client = limited.test_client()
+    await client.post(
+        "/api/v1/users", json={"name": "al", "email": "al@example.org", "password": "correct horse"}
+    )
+    response = await client.post(
+        "/api/v1/auth/tokens", json={"email": "al@example.org", "password": "correct horse"}
+    )
+    auth = {"Authorization": f"Bearer {(await response.get_json())['token']}"}
+    statuses = [
+        (await client.post(EVENTS, json={"title": f"T{i}"}, headers=auth)).status_code
+        for i in range(3)
+    ]
+    assert statuses == [201, 201, 429]
+    assert await Event.count() == 2

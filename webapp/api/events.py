@@ -1,0 +1,166 @@
+"""Events: a session of many polls under one join code; its questions and current one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from quart import Blueprint, current_app, url_for
+from quart_schema import validate_querystring, validate_request, validate_response
+
+from webapp import events
+from webapp.accounts import Account
+from webapp.api.auth import current_account, login_required
+from webapp.api.contract import problems
+from webapp.clients import limit
+from webapp.errors import Forbidden
+from webapp.events import EventPage, EventView
+from webapp.inputs.events import EventCreate, EventUpdate, QuestionAdd, QuestionOrder
+from webapp.inputs.fields import StrictModel
+from webapp.inputs.polls import PollCreate
+from webapp.routing import MAX_ID
+
+blueprint = Blueprint("events", __name__)
+
+
+class EventQuery(BaseModel):
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    cursor: Annotated[str | None, Field(pattern=r"^[1-9][0-9]{0,9}$")] = None
+
+    @property
+    def before_id(self) -> int | None:
+        if self.cursor is None or int(self.cursor) > MAX_ID:
+            return None
+        return int(self.cursor)
+
+
+class CurrentMove(StrictModel):
+    """Either `poll_id` (a question of the event, or null for none) or `move`."""
+
+    poll_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+    move: Literal["next", "previous"] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> CurrentMove:
+        if len(self.model_fields_set & {"poll_id", "move"}) != 1:
+            raise ValueError("send either poll_id or move")
+        if "move" in self.model_fields_set and self.move is None:
+            raise ValueError("null is not a value for move: leave the field out")
+        return self
+
+
+def _may_create(account: Account) -> None:
+    if account.is_guest:
+        raise Forbidden("Guests can vote but not create events: sign up for an account.")
+
+
+@blueprint.post("/events")
+@problems(403, 404, 409, 429)
+@login_required
+@validate_request(EventCreate)
+@validate_response(EventView, 201)
+async def post_event(data: EventCreate, account: Account) -> tuple[EventView, int, dict[str, str]]:
+    """Create an event, optionally with some of your polls as its first questions."""
+    _may_create(account)
+    # Counted with new polls: an event is as cheap to ask for and as costly to keep.
+    await limit("poll_create", str(account.id))
+    event = await events.create_event(account.id, data)
+    return event, 201, {"Location": url_for("api.events.get_event", event_id=event.id)}
+
+
+@blueprint.get("/events")
+@problems()
+@login_required
+@validate_querystring(EventQuery)
+@validate_response(EventPage)
+async def list_events(query_args: EventQuery, account: Account) -> EventPage:
+    """Your events, newest first."""
+    return await events.list_events(
+        account.id, limit=query_args.limit, before_id=query_args.before_id
+    )
+
+
+@blueprint.get("/events/<id:event_id>")
+@validate_response(EventView)
+async def get_event(event_id: int) -> EventView:
+    """An event and its questions (drafts only to its owner), and which one is current."""
+    account = await current_account()
+    return await events.get_event(event_id, account.id if account else None)
+
+
+@blueprint.patch("/events/<id:event_id>")
+@problems(403, 409)
+@login_required
+@validate_request(EventUpdate)
+@validate_response(EventView)
+async def patch_event(event_id: int, data: EventUpdate, account: Account) -> EventView:
+    """Change the title, the mode (presenter or self_paced) or the open/close window."""
+    return await events.update_event(event_id, account.id, data)
+
+
+@blueprint.delete("/events/<id:event_id>")
+@problems(403)
+@login_required
+async def delete_event(event_id: int, account: Account) -> tuple[str, int]:
+    """Delete an event; its polls stay yours."""
+    await events.delete_event(event_id, account.id)
+    return "", 204
+
+
+@blueprint.post("/events/<id:event_id>/questions")
+@problems(403, 409)
+@login_required
+@validate_request(QuestionAdd)
+@validate_response(EventView, 201)
+async def post_question(
+    event_id: int, data: QuestionAdd, account: Account
+) -> tuple[EventView, int]:
+    """Add one of your polls as the last question (a poll is in one event at most)."""
+    return await events.add_question(event_id, account.id, data.poll_id), 201
+
+
+@blueprint.post("/events/<id:event_id>/polls")
+@problems(403, 409, 429)
+@login_required
+@validate_request(PollCreate)
+@validate_response(EventView, 201)
+async def post_event_poll(
+    event_id: int, data: PollCreate, account: Account
+) -> tuple[EventView, int]:
+    """Create a poll as the event's last question (the body of POST /polls)."""
+    _may_create(account)
+    await limit("poll_create", str(account.id))
+    cap = current_app.extensions["settings"].guest_network_cap
+    event, _poll = await events.create_question(event_id, account.id, data, cap)
+    return event, 201
+
+
+@blueprint.put("/events/<id:event_id>/questions")
+@problems(403, 409)
+@login_required
+@validate_request(QuestionOrder)
+@validate_response(EventView)
+async def put_questions(event_id: int, data: QuestionOrder, account: Account) -> EventView:
+    """Reorder the questions: every poll of the event, once, in the new order."""
+    return await events.reorder(event_id, account.id, data.poll_ids)
+
+
+@blueprint.delete("/events/<id:event_id>/questions/<id:poll_id>")
+@problems(403)
+@login_required
+async def delete_question(event_id: int, poll_id: int, account: Account) -> tuple[str, int]:
+    """Take a question out of the event; the poll stays yours."""
+    await events.remove_question(event_id, account.id, poll_id)
+    return "", 204
+
+
+@blueprint.put("/events/<id:event_id>/current")
+@problems(403, 409)
+@login_required
+@validate_request(CurrentMove)
+@validate_response(EventView)
+async def put_current(event_id: int, data: CurrentMove, account: Account) -> EventView:
+    """Move the audience: to a question (`poll_id`, null for none) or `move` next/previous."""
+    if data.move is not None:
+        return await events.step(event_id, account.id, 1 if data.move == "next" else -1)
+    return await events.go_to(event_id, account.id, data.poll_id)
