@@ -39,8 +39,9 @@ class SetupError(RuntimeError):
     """The deployment refused something the load test needs before it can start."""
 
 
-def explain(response: httpx.Response) -> str:
-    """A refusal in words: the status, the problem's detail, and for a 429 what to raise."""
+def explain(response: httpx.Response, retry: bool = True) -> str:
+    """A refusal in words: the status, the problem's detail, and for a 429 what to raise
+    (and, with `retry`, when the server said to try again)."""
     detail = ""
     try:
         body = response.json()
@@ -48,12 +49,14 @@ def explain(response: httpx.Response) -> str:
             detail = str(body.get("detail") or body.get("title") or "")
     except ValueError:
         detail = response.text[:200]
+    limit = next((text for text in LIMIT_SETTINGS if detail.startswith(text)), None)
+    if limit is not None and not retry:
+        detail = limit  # without its "Try again in N seconds."
     words = f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
     if response.status_code == 429:
-        setting = LIMIT_SETTINGS.get(detail)
-        retry = response.headers.get("retry-after")
-        words += f" (retry after {retry} s)" if retry else ""
-        words += f"; raise {setting} on the deployment" if setting else ""
+        after = response.headers.get("retry-after")
+        words += f" (retry after {after} s)" if after and retry else ""
+        words += f"; raise {LIMIT_SETTINGS[limit]} on the deployment" if limit else ""
     if response.is_redirect:
         words += f"; a redirect to {response.headers.get('location')!r}, not followed"
     return words

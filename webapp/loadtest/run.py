@@ -132,7 +132,7 @@ async def cast(http: httpx.AsyncClient, poll: deployment.Poll, voter: Voter, tal
             tally.unchanged += 1
         return
     tally.statuses[str(response.status_code)] += 1
-    words = explain(response)
+    words = explain(response, retry=False)  # one line per kind, whatever the wait
     if words in tally.refusals or len(tally.refusals) < REFUSAL_KINDS:
         tally.refusals[words] += 1
 
