@@ -163,7 +163,7 @@ async def test_ctrl_c_while_voting_still_deletes_the_poll() -> None:
             stderr=asyncio.subprocess.PIPE,
         )
         assert process.stderr is not None
-        seen = []
+        seen: list[str] = []
         while not any(line.startswith("voting at") for line in seen):
             line = await asyncio.wait_for(process.stderr.readline(), RUN_TIMEOUT)
             assert line, f"the command ended early: {seen}"
