@@ -16,8 +16,14 @@ from typing import Any
 
 from webapp import polls
 from webapp.db import is_postgres, is_unique_violation, shielded, write_transaction
-from webapp.errors import Conflict, Forbidden, NotFound
-from webapp.inputs.events import MAX_QUESTIONS, EventCreate, EventUpdate
+from webapp.errors import Conflict, Forbidden, Invalid, NotFound
+from webapp.inputs.events import (
+    COUNTDOWN_MAX_S,
+    COUNTDOWN_MIN_S,
+    MAX_QUESTIONS,
+    EventCreate,
+    EventUpdate,
+)
 from webapp.inputs.polls import PollCreate
 from webapp.polls import JOIN_ALPHABET, CreatorView, PollChanges, PollView, normalize_code
 from webapp.tables import Event, EventMode, EventQuestion, Poll
@@ -201,6 +207,14 @@ async def event_of_poll(poll_id: int) -> int | None:
         await EventQuestion.select(EventQuestion.event).where(EventQuestion.poll == poll_id).first()
     )
     return int(row["event"]) if row else None
+
+
+async def polls_in_events(poll_ids: list[int]) -> set[int]:
+    """Which of these polls are already questions of an event."""
+    if not poll_ids:
+        return set()
+    rows = await EventQuestion.select(EventQuestion.poll).where(EventQuestion.poll.is_in(poll_ids))
+    return {int(row["poll"]) for row in rows}
 
 
 async def list_events(owner_id: int, *, limit: int, before_id: int | None) -> EventPage:
@@ -468,5 +482,27 @@ async def touch(event_id: int) -> None:
     event_changed(event_id, seq)
 
 
+COUNTDOWN_AVAILABLE = _POLL_CLOSES_AT is not None
+
+
 def countdown_end(seconds: int, now: datetime | None = None) -> datetime:
     return (now or datetime.now(UTC)) + timedelta(seconds=seconds)
+
+
+async def start_countdown(event_id: int, user_id: int, seconds: int) -> EventView:
+    """Close voting on the current question `seconds` from now: the poll's closes_at, which
+    the server enforces on every vote and acts on when it comes (webapp/schedule.py)."""
+    if not COUNTDOWN_MIN_S <= seconds <= COUNTDOWN_MAX_S:
+        raise Invalid("seconds", f"A countdown lasts {COUNTDOWN_MIN_S} to {COUNTDOWN_MAX_S} s.")
+    event = await owned_event(event_id, user_id)
+    if event.current_poll_id is None:
+        raise Conflict("No question is current: move to one first.")
+    if not COUNTDOWN_AVAILABLE:
+        raise Conflict("Countdowns need scheduled closing of polls, which this server lacks.")
+    await _schedule_close(event.current_poll_id, user_id, countdown_end(seconds))
+    await touch(event_id)
+    return await get_event(event_id, user_id)
+
+
+async def _schedule_close(poll_id: int, user_id: int, closes_at: datetime) -> None:
+    raise Conflict("Countdowns need scheduled closing of polls, which this server lacks.")

@@ -8,9 +8,10 @@ from typing import Any
 from jinja2 import Environment
 from quart import Quart
 
-from webapp import notices
+from webapp import events, notices
 from webapp.config import Settings
 from webapp.db import is_postgres_url
+from webapp.live.event_snapshots import EventSnapshotBuilder
 from webapp.live.feed import PostgresFeed
 from webapp.live.frames import Pinger
 from webapp.live.hub import Hub
@@ -29,6 +30,10 @@ class Live:
         interval = settings.live_interval_ms / 1000
         builder = SnapshotBuilder(templates, path_for)
         self.hub = Hub(builder.load, builder, interval)
+        # The event channel (#14): the same hub, keyed by event id, whose one message type
+        # says which question is current; viewers follow that question on self.hub too.
+        event_builder = EventSnapshotBuilder(templates, path_for)
+        self.events = Hub(event_builder.load, event_builder, interval)
         self.pinger = Pinger(settings.ping_interval_s, settings.stalled_viewer_s)
         self.heartbeat_s = settings.heartbeat_s
         # Known tokens, trusted while this process hears every revocation: always with
@@ -41,6 +46,7 @@ class Live:
                 interval,
                 on_revoked=self._forget,
                 on_connected=self.tokens.clear,
+                events=self.events,
             )
             if is_postgres_url(settings.database_url)
             else None
@@ -66,6 +72,11 @@ class Live:
         if self.feed is not None:
             self.feed.announce(poll_id, seq)
 
+    def _on_event_change(self, event_id: int, seq: int | None) -> None:
+        self.events.changed(event_id, seq)
+        if self.feed is not None:
+            self.feed.announce_event(event_id, seq)
+
     def watched_view(self, poll_id: int, viewer_id: int | None) -> tuple[PollView, int] | None:
         """A watched (or recently read) poll as this viewer sees it, and its seq, from the
         hub's snapshot (no database read); None when the database must answer: the hub holds
@@ -90,19 +101,24 @@ class Live:
         self._unsubscribe = [
             notices.subscribe(self._on_change),
             notices.subscribe_revocations(self._on_revoked),
+            events.subscribe(self._on_event_change),
         ]
         self.pinger.start()
         self.hub.start_heartbeats(self.heartbeat_s)
+        self.events.start_heartbeats(self.heartbeat_s)
         if self.feed is not None:
             await self.feed.start()
 
     async def close_sockets(self, code: int) -> None:
         await self.hub.close_all(code)
+        await self.events.close_all(code)
 
     async def stop(self) -> None:
         await self.hub.close_all(1001)
+        await self.events.close_all(1001)
         await self.pinger.stop()
         await self.hub.stop_heartbeats()
+        await self.events.stop_heartbeats()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []

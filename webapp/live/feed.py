@@ -1,11 +1,12 @@
 """Fan-out across processes: PostgreSQL NOTIFY after commit, one LISTEN connection per process.
 
 A notice carries only "poll_id:seq" pairs, comma-separated (seq empty when the poll was
-deleted); every process then reloads those polls itself. NOTIFY serialises commits
-database-wide, so each process sends at most one notice per interval, whatever the number of
-polls changing: the first at once, then one for everything that changed meanwhile. A
-revocation notice names token digests ("t:...") or user ids ("u:...") instead, for the
-processes' token caches (webapp/tokencache.py), and goes at once.
+deleted), and "e<event_id>:seq" for events (#14), which a process that does not know events
+skips as malformed; every process then reloads those polls and events itself. NOTIFY
+serialises commits database-wide, so each process sends at most one notice per interval,
+whatever the number of polls changing: the first at once, then one for everything that
+changed meanwhile. A revocation notice names token digests ("t:...") or user ids ("u:...")
+instead, for the processes' token caches (webapp/tokencache.py), and goes at once.
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ CHANNEL = "livepolls"
 MAX_PAYLOAD = 7_900
 
 
-def encode(changes: Mapping[int, int | None]) -> list[str]:
-    """Payloads for these changes, each under MAX_PAYLOAD."""
+def encode(changes: Mapping[int, int | None], prefix: str = "") -> list[str]:
+    """Payloads for these changes, each under MAX_PAYLOAD (prefix "e": of events)."""
     payloads: list[str] = []
     current: list[str] = []
     size = 0
     for poll_id, seq in changes.items():
-        item = f"{poll_id}:{'' if seq is None else seq}"
+        item = f"{prefix}{poll_id}:{'' if seq is None else seq}"
         if current and size + len(item) + 1 > MAX_PAYLOAD:
             payloads.append(",".join(current))
             current, size = [], 0
@@ -60,6 +61,11 @@ def decode(payload: str) -> list[tuple[int, int | None]]:
         except ValueError:
             continue
     return changes
+
+
+def decode_events(payload: str) -> list[tuple[int, int | None]]:
+    """The (event_id, seq) pairs of a payload: its "e"-prefixed items."""
+    return decode(",".join(item[1:] for item in payload.split(",") if item.startswith("e")))
 
 
 def encode_revoked(what: Revoked) -> list[str]:
@@ -107,9 +113,11 @@ class PostgresFeed:
         check_timeout: float = 2.0,
         on_revoked: Callable[[Revoked], None] = lambda _what: None,
         on_connected: Callable[[], None] = lambda: None,
+        events: Hub | None = None,
     ) -> None:
         self._dsn = dsn
         self._hub = hub
+        self._events = events
         self._on_revoked = on_revoked
         self._on_connected = on_connected
         self._revocations: set[asyncio.Task[None]] = set()
@@ -118,6 +126,7 @@ class PostgresFeed:
         self._check_timeout = check_timeout
         # poll id -> its newest seq (None: deleted), waiting for the next notice.
         self._waiting: dict[int, int | None] = {}
+        self._waiting_events: dict[int, int | None] = {}  # the same, for events
         self._sender: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -144,6 +153,13 @@ class PostgresFeed:
             # Not in the context of the request that changed the poll (see Hub._schedule).
             self._sender = asyncio.create_task(self._send(), context=contextvars.Context())
 
+    def announce_event(self, event_id: int, seq: int | None) -> None:
+        """The same for an event: batched with the polls' changes, in the same notices."""
+        known = event_id in self._waiting_events
+        self._waiting_events[event_id] = _merge(self._waiting_events.get(event_id), seq, known)
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send(), context=contextvars.Context())
+
     def revoke(self, what: Revoked) -> None:
         """Tell the other processes about committed revocations, at once (not batched)."""
         task = asyncio.create_task(self._send_revoked(what), context=contextvars.Context())
@@ -156,9 +172,10 @@ class PostgresFeed:
 
     async def _send(self) -> None:
         try:
-            while self._waiting:
+            while self._waiting or self._waiting_events:
                 changes, self._waiting = self._waiting, {}
-                for payload in encode(changes):
+                event_changes, self._waiting_events = self._waiting_events, {}
+                for payload in [*encode(changes), *encode(event_changes, "e")]:
                     await self._notify(payload)
                 await asyncio.sleep(self._interval)
         finally:
@@ -179,6 +196,9 @@ class PostgresFeed:
             return
         for poll_id, seq in decode(payload):
             self._hub.changed(poll_id, seq)
+        if self._events is not None and "e" in payload:
+            for event_id, seq in decode_events(payload):
+                self._events.changed(event_id, seq)
 
     async def _listen_forever(self) -> None:
         backoff = 0.1
@@ -207,6 +227,8 @@ class PostgresFeed:
                 if not first:
                     # Notices sent while we were away are lost: reload what viewers watch.
                     self._hub.refresh_all()
+                    if self._events is not None:
+                        self._events.refresh_all()
                 first = False
                 await self._watch(conn, lost)
             finally:

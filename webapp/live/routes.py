@@ -1,4 +1,5 @@
-"""GET /api/v1/polls/{id}/live: a WebSocket of live snapshots (see docs/live.md).
+"""GET /api/v1/polls/{id}/live: a WebSocket of live snapshots (see docs/live.md); and
+GET /api/v1/events/{id}/live: an event's `event` messages with its current question's own.
 
 `?format=html` streams the rendered results partial instead of JSON, for htmx pages.
 """
@@ -16,8 +17,10 @@ from quart import Blueprint, current_app, websocket
 from webapp import callers
 from webapp.accounts import Account
 from webapp.errors import NotFound, Unauthorized
+from webapp.events import get_event
+from webapp.live.event_snapshots import current_poll_of
 from webapp.live.frames import FrameSink, Pinger
-from webapp.live.hub import CLOSE, Format, Hub
+from webapp.live.hub import CLOSE, HEARTBEAT, Format, Hub
 from webapp.polls import poll_row
 
 blueprint = Blueprint("live", __name__)
@@ -159,5 +162,133 @@ async def poll_live(poll_id: int) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("live stream of poll %s failed", poll_id, exc_info=task.exception())
             # 1011, not 1000: the client should reconnect rather than take it as the end.
+            await websocket.close(CLOSE_SERVER_ERROR, "server error")
+            return
+
+
+# What an event's stream sends first when several are waiting: the event (which question is
+# current) before that question's text and counts.
+RELAY_KINDS = ("event", "poll", "results", "question_deleted", "deleted", "viewers", HEARTBEAT)
+
+
+class Relay:
+    """One event connection's mailbox, latest-only as a hub viewer's is, fed by two hub
+    subscriptions: the event's, and its current question's (replaced when that changes)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, str | int] = {}
+        self.wake = asyncio.Event()
+
+    def offer(self, kind: str, message: str | int) -> None:
+        self.pending[kind] = message
+        self.wake.set()
+
+    def drop(self, *kinds: str) -> None:
+        for kind in kinds:
+            self.pending.pop(kind, None)
+
+
+async def _follow_question(
+    hub: Hub, poll_id: int, user_id: int | None, fmt: Format, relay: Relay
+) -> None:
+    async for kind, message in hub.subscribe(poll_id, user_id, fmt):
+        if kind == CLOSE:
+            return
+        if kind in ("viewers", HEARTBEAT):  # the event's own count and heartbeat go instead
+            continue
+        relay.offer("question_deleted" if kind == "deleted" else kind, message)
+
+
+async def _follow_event(
+    live: Any, event_id: int, user_id: int | None, fmt: Format, relay: Relay
+) -> None:
+    question: asyncio.Task[None] | None = None
+    following = 0
+    try:
+        async for kind, message in live.events.subscribe(event_id, None, fmt):
+            if kind == CLOSE:
+                relay.offer(CLOSE, message)
+                return
+            if kind != "results":  # viewers, heartbeat, deleted
+                relay.offer(kind, message)
+                continue
+            current = current_poll_of(str(message), fmt) or 0
+            if current != following:
+                if question is not None:
+                    question.cancel()
+                    await asyncio.wait((question,))
+                relay.drop("poll", "results", "question_deleted")
+                following = current
+                question = None
+                if current:
+                    question = asyncio.create_task(
+                        _follow_question(live.hub, current, user_id, fmt, relay)
+                    )
+            relay.offer("event", message)
+    finally:
+        if question is not None:
+            question.cancel()
+            await asyncio.wait((question,))
+
+
+async def _send_relayed(live: Any, event_id: int, user_id: int | None, fmt: Format) -> None:
+    relay = Relay()
+    follower = asyncio.create_task(_follow_event(live, event_id, user_id, fmt, relay))
+    follower.add_done_callback(lambda _task: relay.wake.set())
+    try:
+        while True:
+            await relay.wake.wait()
+            relay.wake.clear()
+            if follower.done() and not relay.pending:
+                follower.result()  # it failed: raise that here
+                return
+            for kind in (*RELAY_KINDS, CLOSE):
+                message = relay.pending.pop(kind, None)
+                if message is None:
+                    continue
+                if kind == CLOSE:
+                    await websocket.close(int(message))
+                    return
+                await websocket.send(str(message))
+    finally:
+        follower.cancel()
+        await asyncio.wait((follower,))
+
+
+@blueprint.websocket("/api/v1/events/<id:event_id>/live")
+async def event_live(event_id: int) -> None:
+    """Follow an event: which question is current, and that question's results."""
+    await websocket.accept()
+    fmt = cast(Format, "html" if websocket.args.get("format") == "html" else "json")
+    try:
+        account = await _websocket_account()
+        await get_event(event_id, None)
+    except Unauthorized:
+        await websocket.close(CLOSE_UNAUTHORIZED, "invalid token")
+        return
+    except PermissionError:
+        await websocket.close(CLOSE_FORBIDDEN_ORIGIN, "origin not allowed")
+        return
+    except NotFound:
+        await websocket.close(CLOSE_NOT_FOUND, "no such event")
+        return
+    except Exception:
+        log.exception("live stream of event %s could not start", event_id)
+        await websocket.close(CLOSE_SERVER_ERROR, "server error")
+        return
+    live = current_app.extensions["live"]
+    as_audience = websocket.args.get("view") == "audience"
+    user_id = account.id if account and not as_audience else None
+    sender = asyncio.create_task(_send_relayed(live, event_id, user_id, fmt))
+    reader = asyncio.create_task(_read_until_too_big())
+    try:
+        await asyncio.wait((sender, reader), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sender.cancel()
+        reader.cancel()
+        await asyncio.wait((sender, reader))
+    for task in (sender, reader):
+        if not task.cancelled() and task.exception() is not None:
+            log.error("live stream of event %s failed", event_id, exc_info=task.exception())
             await websocket.close(CLOSE_SERVER_ERROR, "server error")
             return

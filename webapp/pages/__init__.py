@@ -36,7 +36,7 @@ DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
 def setup(app: Quart, settings: Settings) -> None:
-    from webapp.pages import auth, home, integrity, polls, present
+    from webapp.pages import auth, events, home, integrity, polls, present
 
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -50,7 +50,7 @@ def setup(app: Quart, settings: Settings) -> None:
         cookie_samesite="Lax",
         duration=settings.token_ttl_days * 24 * 3600,
     )
-    blueprints = (home, auth, polls, present, integrity)
+    blueprints = (home, auth, polls, present, integrity, events)
     for blueprint in (module.blueprint for module in blueprints):
         app.register_blueprint(blueprint)
 

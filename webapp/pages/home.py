@@ -1,4 +1,4 @@
-"""The home page and opening a poll by its join code."""
+"""The home page and opening a poll or an event by its join code."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from quart import Blueprint, redirect, render_template, request, url_for
 
-from webapp import polls
+from webapp import events, polls
 from webapp.callers import session_account
 from webapp.errors import NotFound
 from webapp.pages.forms import form_number
@@ -32,22 +32,26 @@ async def index() -> Any:
     return await render_template("home.html", page=page, mine=mine, cursor=before_id)
 
 
-@blueprint.get("/join")
-async def join() -> Any:
-    """Open a poll by its join code (the home page's box)."""
-    code = request.args.get("code", "")
+async def _open(code: str) -> Any:
+    """The poll or the event a code opens (an event's code is one character longer)."""
+    normalized = polls.normalize_code(code[:32])
     try:
-        poll_id = await polls.poll_id_for_code(code[:32])
+        if len(normalized) == events.EVENT_CODE_LENGTH:
+            await events.event_id_for_code(normalized)
+            return redirect(url_for("events.audience", code=normalized), 303)
+        poll_id = await polls.poll_id_for_code(normalized)
     except NotFound:
         return await render_template("home_join_error.html", code=code[:32]), 404
     return redirect(url_for("polls.show_poll", poll_id=poll_id), 303)
+
+
+@blueprint.get("/join")
+async def join() -> Any:
+    """Open a poll or an event by its join code (the home page's box)."""
+    return await _open(request.args.get("code", ""))
 
 
 @blueprint.get("/j/<code>")
 async def join_short(code: str) -> Any:
     """The short join link printed under the QR code."""
-    try:
-        poll_id = await polls.poll_id_for_code(code[:32])
-    except NotFound:
-        return await render_template("home_join_error.html", code=code[:32]), 404
-    return redirect(url_for("polls.show_poll", poll_id=poll_id), 303)
+    return await _open(code)
