@@ -276,6 +276,11 @@ async def _check_polls(poll_ids: list[int], user_id: int) -> None:
             raise Forbidden("Only your own polls can be questions of your event.")
 
 
+def _check_window(opens_at: datetime | None, closes_at: datetime | None) -> None:
+    if opens_at is not None and closes_at is not None and not opens_at < closes_at:
+        raise Conflict("The event would close before it opens: opens_at must come first.")
+
+
 def _in_another_event(exc: BaseException) -> Conflict | None:
     if is_unique_violation(exc):
         return Conflict("That poll is already a question of an event.")
@@ -285,6 +290,7 @@ def _in_another_event(exc: BaseException) -> Conflict | None:
 @shielded
 async def create_event(user_id: int, data: EventCreate) -> EventView:
     """A new event, with the owner's polls given as its first questions."""
+    _check_window(data.opens_at, data.closes_at)
     await _check_polls(data.poll_ids, user_id)
     try:
         async with write_transaction():
@@ -326,8 +332,7 @@ async def update_event(event_id: int, user_id: int, data: EventUpdate) -> EventV
             values[Event.mode] = EventMode(data.mode)
         opens_at = data.opens_at if "opens_at" in sent else row["opens_at"]
         closes_at = data.closes_at if "closes_at" in sent else row["closes_at"]
-        if opens_at is not None and closes_at is not None and not opens_at < closes_at:
-            raise Conflict("The event would close before it opens: opens_at must come first.")
+        _check_window(opens_at, closes_at)
         if "opens_at" in sent:
             values[Event.opens_at] = opens_at
         if "closes_at" in sent:

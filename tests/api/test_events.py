@@ -65,6 +65,7 @@ async def test_bad_input_names_the_field_and_writes_nothing(
         ({"title": "T", "opens_at": "tomorrow"}, "opens_at"),
         ({"title": "T", "opens_at": "2026-01-01T10:00:00"}, "opens_at"),  # no offset
         ({"title": "T", "poll_ids": [0]}, "poll_ids.0"),
+        ({"title": "T", "closes_at": "1999-12-31T23:00:00Z"}, "closes_at"),
     ):
         response = await client.post(EVENTS, json=body, headers=alice.auth)
         await assert_validation_problem(response, field)
@@ -77,7 +78,7 @@ async def test_bad_input_names_the_field_and_writes_nothing(
         },
         headers=alice.auth,
     )
-    await assert_problem(response, 422)
+    await assert_problem(response, 409)
     assert await Event.count() == 0
 
 
@@ -323,3 +324,58 @@ async def test_event_creation_is_rate_limited_like_polls(limited: Quart) -> None
     ]
     assert statuses == [201, 201, 429]
     assert await Event.count() == 2
+
+
+async def test_duplicate_copies_the_questions_as_drafts(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    alice, bob = await make_member("alice"), await make_member("bob")
+    event = await make_event(client, alice, mode="self_paced")
+    for text in ("One?", "Two?"):
+        event = await add_new_question(client, alice, event["id"], text)
+    await assert_problem(
+        await client.post(f"{EVENTS}/{event['id']}/duplicate", json={}, headers=bob.auth), 403
+    )
+
+    response = await client.post(f"{EVENTS}/{event['id']}/duplicate", json={}, headers=alice.auth)
+
+    assert response.status_code == 201, await response.get_data(as_text=True)
+    copy = await response.get_json()
+    assert copy["title"] == "Keynote (copy)" and copy["mode"] == "self_paced"
+    assert copy["join_code"] != event["join_code"]
+    assert [q["question"] for q in copy["questions"]] == ["One?", "Two?"]
+    assert [q["is_published"] for q in copy["questions"]] == [False, False]
+    originals = {q["poll_id"] for q in event["questions"]}
+    assert originals.isdisjoint(q["poll_id"] for q in copy["questions"])
+    response = await client.post(
+        f"{EVENTS}/{event['id']}/duplicate", json={"title": ""}, headers=alice.auth
+    )
+    await assert_validation_problem(response, "title")
+
+
+async def test_export_counts_every_question_and_names_no_voter(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    from tests.helpers import vote
+
+    alice, bob, carol = [await make_member(n) for n in ("alice", "bob", "carol")]
+    event = await make_event(client, alice)
+    for text in ("One?", "Two?"):
+        event = await add_new_question(client, alice, event["id"], text)
+    first = event["questions"][0]["poll_id"]
+    poll = await (await client.get(f"/api/v1/polls/{first}")).get_json()
+    for voter in (bob, carol):
+        assert (await vote(client, voter, first, poll["options"][0]["id"])).status_code == 201
+
+    response = await client.get(f"{EVENTS}/{event['id']}/export", headers=alice.auth)
+
+    assert response.status_code == 200
+    body = await response.get_json()
+    one, two = body["questions"]
+    assert [o["votes"] for o in one["options"]] == [2, 0]
+    assert [o["percent"] for o in one["options"]] == [100, 0]
+    assert one["voters"] == 2 and one["ballots"]["account"] == 2
+    assert two["voters"] == 0 and two["number"] == 2
+    text = await response.get_data(as_text=True)
+    assert "example.org" not in text and "bob" not in text
+    await assert_problem(await client.get(f"{EVENTS}/{event['id']}/export", headers=bob.auth), 403)

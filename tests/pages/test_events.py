@@ -184,3 +184,23 @@ async def test_reorder_and_remove_from_the_manage_page(app: Quart) -> None:
 
 async def test_an_unknown_code_is_a_404(app: Quart) -> None:
     assert (await Browser(app).get("/e/NOPE123")).status == 404
+
+
+async def test_downloads_and_duplicate_from_the_manage_page(app: Quart) -> None:
+    owner = await signed_up(app, "Speaker")
+    event_id = await new_event(owner)
+    await add_question(owner, event_id, "=HYPERLINK(evil)")
+    page = await owner.get(f"/events/{event_id}/export.csv")
+    assert page.status == 200 and page.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in page.headers["Content-Disposition"]
+    lines = page.text.splitlines()
+    assert lines[0].startswith("question_number,question,option,votes,percent")
+    assert lines[1].startswith("1,'=HYPERLINK(evil),Yes,0,0")
+    page = await owner.get(f"/events/{event_id}/export.json")
+    assert page.status == 200 and '"questions"' in page.text
+    other = await signed_up(app, "Other")
+    assert (await other.get(f"/events/{event_id}/export.csv")).status == 403
+
+    page = await owner.post(f"/events/{event_id}/duplicate", {})
+    assert page.status == 303
+    assert await Event.count() == 2 and await Poll.count() == 2

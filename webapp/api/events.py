@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 from quart import Blueprint, current_app, url_for
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from webapp import events
+from webapp import event_exports, events
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
 from webapp.api.contract import problems
 from webapp.clients import limit
 from webapp.errors import Forbidden
+from webapp.event_exports import EventExport
 from webapp.events import EventPage, EventView
-from webapp.inputs.events import EventCreate, EventUpdate, QuestionAdd, QuestionOrder
-from webapp.inputs.fields import StrictModel
+from webapp.inputs.events import (
+    CurrentMove,
+    EventCopy,
+    EventCreate,
+    EventUpdate,
+    QuestionAdd,
+    QuestionOrder,
+)
 from webapp.inputs.polls import PollCreate
 from webapp.routing import MAX_ID
 
@@ -32,21 +39,6 @@ class EventQuery(BaseModel):
         if self.cursor is None or int(self.cursor) > MAX_ID:
             return None
         return int(self.cursor)
-
-
-class CurrentMove(StrictModel):
-    """Either `poll_id` (a question of the event, or null for none) or `move`."""
-
-    poll_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
-    move: Literal["next", "previous"] | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> CurrentMove:
-        if len(self.model_fields_set & {"poll_id", "move"}) != 1:
-            raise ValueError("send either poll_id or move")
-        if "move" in self.model_fields_set and self.move is None:
-            raise ValueError("null is not a value for move: leave the field out")
-        return self
 
 
 def _may_create(account: Account) -> None:
@@ -164,3 +156,28 @@ async def put_current(event_id: int, data: CurrentMove, account: Account) -> Eve
     if data.move is not None:
         return await events.step(event_id, account.id, 1 if data.move == "next" else -1)
     return await events.go_to(event_id, account.id, data.poll_id)
+
+
+@blueprint.post("/events/<id:event_id>/duplicate")
+@problems(403, 429)
+@login_required
+@validate_request(EventCopy)
+@validate_response(EventView, 201)
+async def post_duplicate(
+    event_id: int, data: EventCopy, account: Account
+) -> tuple[EventView, int, dict[str, str]]:
+    """A copy of the event with a draft copy of every question (send {} for the default title)."""
+    _may_create(account)
+    await limit("poll_create", str(account.id))
+    event = await event_exports.duplicate_event(event_id, account.id, data.title)
+    return event, 201, {"Location": url_for("api.events.get_event", event_id=event.id)}
+
+
+@blueprint.get("/events/<id:event_id>/export")
+@problems(403)
+@login_required
+@validate_response(EventExport)
+async def get_export(event_id: int, account: Account) -> EventExport:
+    """Every question's options, counts, percentages and ballots by kind (no voters' names
+    or emails); the CSV is a download of the event's page."""
+    return await event_exports.export_event(event_id, account.id)

@@ -13,31 +13,26 @@ from webapp.tables import TITLE_MAX
 MAX_QUESTIONS = 100
 COUNTDOWN_MIN_S = 5
 COUNTDOWN_MAX_S = 3600
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+FIRST_YEAR, LAST_YEAR = 2000, 2999
 
 TitleText = Annotated[str, AfterValidator(_cleaned(TITLE_MAX)), _schema(TITLE_MAX)]
 Mode = Literal["presenter", "self_paced"]
 
 
 def _in_range(value: datetime) -> datetime:
-    if not EARLIEST <= value < LATEST:
-        raise ValueError("should be a time between 2000 and 2100")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # as written, before any offset applies
+        raise ValueError(f"should be a time in the years {FIRST_YEAR} to {LAST_YEAR}")
     return value.astimezone(UTC)
 
 
-# An instant with its offset (RFC 3339), from 2000 to 2100; JSON has no datetime type, so
-# this field alone is not strict about its input being a string.
+# An instant with its offset (RFC 3339), in the years 2000 to 2999 as written (the schema's
+# pattern); JSON has no datetime type, so this field alone is not strict about its input
+# being a string.
 Instant = Annotated[
     AwareDatetime,
-    Field(strict=False, json_schema_extra={"format": "date-time"}),
+    Field(strict=False, json_schema_extra={"format": "date-time", "pattern": "^2[0-9]{3}-"}),
     AfterValidator(_in_range),
 ]
-
-
-def _window(opens_at: datetime | None, closes_at: datetime | None) -> None:
-    if opens_at is not None and closes_at is not None and not opens_at < closes_at:
-        raise ValueError("opens_at must be before closes_at")
 
 
 class EventCreate(StrictModel):
@@ -52,7 +47,6 @@ class EventCreate(StrictModel):
 
     @model_validator(mode="after")
     def _valid(self) -> EventCreate:
-        _window(self.opens_at, self.closes_at)
         if len(set(self.poll_ids)) != len(self.poll_ids):
             raise ValueError("poll_ids must be distinct")
         return self
@@ -84,8 +78,44 @@ class EventUpdate(StrictModel):
         for name in ("title", "mode"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"null is not a value for {name}: leave the field out")
-        _window(self.opens_at, self.closes_at)
         return self
+
+
+def _one_of_schema(schema: dict[str, Any]) -> None:
+    """`poll_id` (null: none) or `move`, exactly one (without `not`: a `false` property
+    schema is "left out")."""
+    move = schema["properties"]["move"]
+    move.pop("default", None)
+    choices = [choice for choice in move.pop("anyOf", []) if choice != {"type": "null"}]
+    if len(choices) == 1:
+        move.update(choices[0])
+    schema["properties"]["poll_id"].pop("default", None)
+    schema["oneOf"] = [
+        {"required": ["poll_id"], "properties": {"move": False}},
+        {"required": ["move"], "properties": {"poll_id": False}},
+    ]
+
+
+class CurrentMove(StrictModel):
+    """Which question the audience sees: `poll_id` (a question of the event, or null for
+    none), or `move` to the next or previous one."""
+
+    model_config = StrictModel.model_config | ConfigDict(json_schema_extra=_one_of_schema)
+
+    poll_id: Id | None = None
+    move: Literal["next", "previous"] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> CurrentMove:
+        if len(self.model_fields_set & {"poll_id", "move"}) != 1:
+            raise ValueError("send either poll_id or move")
+        if "move" in self.model_fields_set and self.move is None:
+            raise ValueError("null is not a value for move: leave the field out")
+        return self
+
+
+class EventCopy(StrictModel):
+    title: TitleText | None = None
 
 
 class QuestionAdd(StrictModel):

@@ -9,7 +9,7 @@ from typing import Any
 from quart import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from webapp import events, polls
+from webapp import event_exports, events, polls
 from webapp.accounts import Account
 from webapp.callers import session_account
 from webapp.clients import limit
@@ -211,6 +211,33 @@ async def countdown(event_id: int) -> Any:
         raise Invalid("seconds", "Give the countdown in whole seconds.")
     await events.start_countdown(event_id, me.id, seconds)
     return _back(event_id, form.get("return_to"))
+
+
+@blueprint.post("/events/<id:event_id>/duplicate")
+async def duplicate(event_id: int) -> Any:
+    """A copy of the event, its questions as fresh drafts."""
+    me, _event = await _owned(event_id)
+    await limit("poll_create", str(me.id))
+    copy = await event_exports.duplicate_event(event_id, me.id)
+    return _back(copy.id)
+
+
+@blueprint.get("/events/<id:event_id>/export.<any(csv, json):kind>")
+async def export(event_id: int, kind: str) -> Any:
+    """The results of every question, as a download (also while the event runs)."""
+    me, _event = await _owned(event_id)
+    data = await event_exports.export_event(event_id, me.id)
+    body = event_exports.as_csv(data) if kind == "csv" else event_exports.as_json(data)
+    mimetype = "text/csv" if kind == "csv" else "application/json"
+    filename = f"event-{event_id}-results.{kind}"
+    return (
+        body,
+        200,
+        {
+            "Content-Type": f"{mimetype}; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        },
+    )
 
 
 @blueprint.post("/events/<id:event_id>/delete")
