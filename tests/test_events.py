@@ -142,3 +142,16 @@ async def test_an_advance_reaches_json_and_html_viewers_alike(
         message = await next_json(phone, "event")
         html = await next_html(screen, 'id="event-current"')
     assert f'data-current-poll="{message["current"]["poll_id"]}"' in html
+
+
+async def test_the_demo_creates_a_sample_event_once(app: Any, client: Client) -> None:
+    from webapp.demo import DEMO_EVENT_QUESTIONS, ensure_demo
+
+    first = await ensure_demo(app.extensions["passwords"])
+    second = await ensure_demo(app.extensions["passwords"])
+
+    assert second.event.id == first.event.id
+    assert [q.question for q in first.event.questions] == [q for q, _, _ in DEMO_EVENT_QUESTIONS]
+    assert all(q.is_published for q in first.event.questions)
+    response = await client.get(f"/j/{first.event.join_code}")
+    assert response.status_code == 303

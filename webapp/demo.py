@@ -1,19 +1,34 @@
-"""`livepolls demo`: a demo account and a published sample poll, ready to present."""
+"""`livepolls demo`: a demo account, a published sample poll and a sample event of a few
+questions (#14), ready to present."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 
-from webapp import accounts, polls
+from webapp import accounts, events, polls
+from webapp.events import EventView
+from webapp.inputs.events import EventCreate
 from webapp.passwords import Passwords
 from webapp.polls import PollView
-from webapp.tables import Poll, User, Voting
+from webapp.tables import Event, Poll, User, Voting
 
 DEMO_EMAIL = "demo@livepolls.example"
 DEMO_NAME = "Demo presenter"
 DEMO_QUESTION = "Which talk should we hear first?"
 DEMO_OPTIONS = ["Live data at scale", "Accessible by default", "Shipping on Fridays", "Lunch"]
+DEMO_EVENT_TITLE = "Sample talk: live polls in practice"
+# (question, options, several answers allowed)
+DEMO_EVENT_QUESTIONS = [
+    ("How did you get here today?", ["Train", "Bike", "Car", "On foot"], False),
+    ("How often do you run polls in your talks?", ["Never", "Sometimes", "Every talk"], False),
+    (
+        "Which features matter most to you?",
+        ["Join by QR code", "Live results", "Countdowns", "Export"],
+        True,
+    ),
+    ("Would you come to the next one?", ["Yes", "Maybe", "No"], False),
+]
 
 
 @dataclass
@@ -21,6 +36,7 @@ class Demo:
     email: str
     password: str
     poll: PollView
+    event: EventView
 
 
 async def ensure_demo(passwords: Passwords) -> Demo:
@@ -47,4 +63,30 @@ async def ensure_demo(passwords: Passwords) -> Demo:
         poll = await polls.create_poll(
             user_id, DEMO_QUESTION, DEMO_OPTIONS, is_published=True, voting=Voting.guests
         )
-    return Demo(DEMO_EMAIL, password, poll)
+    return Demo(DEMO_EMAIL, password, poll, await _ensure_event(user_id))
+
+
+async def _ensure_event(user_id: int) -> EventView:
+    """The sample event, presenter-paced, its questions open to guests; reused if there."""
+    existing = (
+        await Event.select(Event.id)
+        .where(Event.owner == user_id, Event.title == DEMO_EVENT_TITLE)
+        .order_by(Event.id, ascending=False)
+        .first()
+    )
+    if existing is not None:
+        return await events.get_event(existing["id"], user_id)
+    poll_ids = []
+    for question, options, several in DEMO_EVENT_QUESTIONS:
+        poll = await polls.create_poll(
+            user_id,
+            question,
+            options,
+            is_published=True,
+            allows_multiple=several,
+            voting=Voting.guests,
+        )
+        poll_ids.append(poll.id)
+    return await events.create_event(
+        user_id, EventCreate(title=DEMO_EVENT_TITLE, poll_ids=poll_ids)
+    )
