@@ -94,7 +94,7 @@ async def test_only_your_own_polls_and_each_in_one_event(
     response = await client.post(
         EVENTS, json={"title": "T", "poll_ids": [999_999]}, headers=alice.auth
     )
-    await assert_problem(response, 404)
+    await assert_problem(response, 403)
 
     mine = await make_poll(alice)
     first = await make_event(client, alice, poll_ids=[mine["id"]])

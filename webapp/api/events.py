@@ -47,7 +47,7 @@ def _may_create(account: Account) -> None:
 
 
 @blueprint.post("/events")
-@problems(403, 404, 409, 429)
+@problems(403, 409, 429)
 @login_required
 @validate_request(EventCreate)
 @validate_response(EventView, 201)
