@@ -298,3 +298,34 @@ def test_a_429_is_explained_with_what_to_raise() -> None:
         "HTTP 429: Too many votes from your network.;"
         " raise LIVEPOLLS_LIMIT_VOTES_PER_ADDRESS on the deployment"
     )
+
+
+# --- progress and report --------------------------------------------------------------------
+
+
+def test_progress_is_one_updating_line_on_a_terminal_and_plain_lines_otherwise() -> None:
+    from webapp.loadtest.run import Phase
+
+    written: list[str] = []
+    terminal = Phase(written.append, tty=True)
+    terminal.tick("1 s")
+    terminal.tick("2 s")
+    terminal.say("cleaning up")
+    assert written == ["\r\x1b[2K1 s", "\r\x1b[2K2 s", "\n", "cleaning up\n"]
+    written.clear()
+    piped = Phase(written.append, tty=False)
+    piped.tick("1 s", every=3600)
+    piped.tick("2 s", every=3600)  # within the period: not repeated
+    piped.done("done")
+    assert written == ["1 s\n", "done\n"]
+    Phase(None, tty=True).tick("quiet")  # --quiet writes nothing (and does not fail)
+
+
+def test_the_voters_follow_the_rate_and_the_processes_the_viewers() -> None:
+    from webapp.loadtest.run import Options
+
+    target = Target("http", "127.0.0.1", 8000)
+    assert Options(target, rate=20).voter_count == 23  # 0.9 a second each
+    assert Options(target, rate=20, voters=5).voter_count == 5
+    assert Options(target, viewers=100).process_count == 1
+    assert Options(target, viewers=20_000, processes=3).process_count == 3
