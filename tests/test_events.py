@@ -83,7 +83,12 @@ async def test_the_html_stream_swaps_in_the_question_and_fetches_the_voting_bloc
         moved = await next_html(ws, 'id="event-current"')
         results = await next_html(ws, 'id="results"')
     assert f'data-current-poll="{first_poll}"' in moved and "One?" in moved
-    assert f'hx-get="/polls/{first_poll}/vote-block"' in moved
+    block = f"/e/{event['join_code']}/questions/{first_poll}/vote-block"
+    assert f'hx-get="{block}"' in moved
+    fetched = await client.get(block)
+    assert fetched.status_code == 200
+    # Its sign-in links bring the person back to the event, not to the block's own URL.
+    assert f'next=/e/{event["join_code"]}"' in await fetched.get_data(as_text=True)
     assert 'id="results"' in results and 'id="poll-status"' in results
 
 

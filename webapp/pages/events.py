@@ -3,6 +3,7 @@ presenter view and the presenter's remote. Every change is a plain form (CSRF-ch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -285,6 +286,29 @@ async def _screen(template: str, event: EventView) -> Any:
         controls=request.args.get("controls") != "off",
         countdown_available=events.COUNTDOWN_AVAILABLE,
         count=current_app.extensions["live"].events.viewer_count(event.id),
+    )
+
+
+@dataclass(frozen=True)
+class _AudiencePath:
+    """What the voting block reads of the request, as on the audience page: its sign-in and
+    guest forms bring the person back to the event, not to the block's own URL."""
+
+    path: str
+    args: Any
+
+
+@blueprint.get("/e/<code>/questions/<id:poll_id>/vote-block")
+async def vote_block(code: str, poll_id: int) -> Any:
+    """This viewer's voting block for a question of the event (fetched when it changes)."""
+    event_id = await events.event_id_for_code(code[:32])
+    if await events.event_of_poll(poll_id) != event_id:
+        raise NotFound("That poll is not a question of this event.")
+    me = await session_account()
+    seen = await polls.seen_by(poll_id, me.id if me else None)
+    back = _AudiencePath(url_for("events.audience", code=code[:32]), request.args)
+    return await render_template(
+        "_partials/vote.html", poll=seen.poll, mine=seen.mine, error=None, request=back
     )
 
 
