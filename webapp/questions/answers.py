@@ -99,6 +99,8 @@ def normalise_answer(text: str, field: str = "answer", max_length: int = ANSWER_
     if len(text) > max_length:
         raise _too_long(field, max_length)
     text = _cleaned(text.replace("\t", " ").replace("\r", " ").replace("\n", " "), field)
+    if not text:
+        raise Invalid(field, "must not be empty (spaces and invisible characters do not count)")
     text = _strip_edges(unicodedata.normalize("NFKC", text))
     text = " ".join(text.split())
     key = same_key(text)

@@ -4,24 +4,27 @@ Sizes. The `MAX_WORDS` most frequent answers are drawn (count descending, then k
 font size is proportional to the square root of its count, so that its area is proportional
 to the count: `MAX_FONT * sqrt(count / top count)`, at least `MIN_FONT`. If the words would
 cover more than `FILL` of the picture, every size is scaled down by the same factor (never
-below `MIN_FONT`), so a hundred answers given once each still fit. Sizes are whole pixels.
+below `MIN_FONT`), so a hundred answers given once each still fit, and a long answer is made
+small enough to take at most `WIDEST` of the width. Sizes are whole pixels.
 
 Widths. The server has no font metrics: a word's width is estimated from its characters
 (narrow, wide, capitals, East Asian wide, zero-width marks), and the SVG sets `textLength` to
 that width, so whatever font the browser picks draws the word exactly in its box.
 
-Places. Words are horizontal and placed in turn, biggest first, along an Archimedean spiral
-out from the centre (stretched to the picture's aspect), at the first point where their box
-(with `PADDING`) is inside the picture and overlaps no other box. The spiral is mirrored per
-word by a CRC-32 of its key, so words spread around the centre and the same input always
-gives the same picture (no randomness, no salted hash).
+Places. Words are horizontal and placed in turn, biggest first, each at the free place
+nearest the centre (distances stretched to the picture's aspect): where a fine spiral walk
+out from the centre would stop, found on a grid of `CELL`-pixel cells kept as one int of bits
+per row, so 100 words take milliseconds rather than a walk over thousands of points each.
+Ties go left or right, up or down, by a CRC-32 of the word's key, so words spread around the
+centre and the same input always gives the same picture (no randomness, no salted hash).
 
 Stability. `layout(counts, previous)` first keeps every word of `previous` that is still
-drawn at its previous centre, at its new size, biggest first, as long as it still fits there;
-only the words that do not (they grew into a neighbour) and new words are then placed on the
-spiral around them. A word that is no longer drawn (hidden, or pushed out of the top) frees
-its space. A word that finds no room at all is counted in `unplaced` and left out of the
-picture, but not out of the text alternative.
+drawn at its previous centre, at its new size: those whose box did not grow first (their
+boxes shrank around their centres, so they cannot collide), then those that grew, biggest
+first, as long as they still fit there. Only the words that do not (they grew into a
+neighbour) and new words are then placed around them. A word that is no longer drawn
+(hidden, or pushed out of the top) frees its space. A word that finds no room at all is
+counted in `unplaced` and left out of the picture, but not out of the text alternative.
 
 The picture is an `<svg role="img">` with a `<title>` and a `<desc>` listing the most frequent
 answers with their counts, for screen readers; words are filled with `currentColor` and carry
@@ -49,6 +52,7 @@ MIN_FONT = 14
 MAX_FONT = 64
 MAX_WORDS = 100
 FILL = 0.3  # the share of the picture the words' boxes may cover
+WIDEST = 0.8  # a long word's size is capped so that it takes at most this share of the width
 PADDING = 2  # pixels around each word's box
 LINE = 1.15  # a box's height, in font sizes
 DESCRIBED = 20  # words named in the <desc>
@@ -156,7 +160,13 @@ def _sizes(words: list[AnswerCount], width: int, height: int) -> list[int]:
     raw = [max(MIN_FONT, MAX_FONT * math.sqrt(word.count / top)) for word in words]
     area = sum(_em_width(w.text) * s * s * LINE for w, s in zip(words, raw, strict=True))
     scale = min(1.0, math.sqrt(FILL * width * height / area)) if area else 1.0
-    return [max(MIN_FONT, round(size * scale)) for size in raw]
+    widest = [
+        math.floor((width * WIDEST - 2 * PADDING) / max(_em_width(w.text), 0.5)) for w in words
+    ]
+    return [
+        max(MIN_FONT, min(round(size * scale), most))
+        for size, most in zip(raw, widest, strict=True)
+    ]
 
 
 class _Grid:
@@ -234,6 +244,10 @@ def _at(word: AnswerCount, size: int, x: int, y: int) -> Placed:
     return Placed(word.key, word.text, word.count, size, x, y, w, h)
 
 
+def _grew(new: Placed, old: Placed) -> bool:
+    return new.width > old.width or new.height > old.height
+
+
 def _free_place(word: AnswerCount, size: int, grid: _Grid) -> Placed | None:
     w, h = _box(word.text, size)
     corner = grid.nearest(w, h, word.key)
@@ -267,13 +281,17 @@ def layout(
         before = {w.key: w for w in previous.words}
     grid = _Grid(width, height)
     placed: dict[str, Placed] = {}
-    for word in chosen:
-        old = before.get(word.key)
-        if old is not None:
-            kept = _at(word, sizes[word.key], old.x, old.y)
-            if grid.fits(kept.box):
-                grid.add(kept.box)
-                placed[word.key] = kept
+    # Words that did not grow keep their places first: their boxes shrank around their old
+    # centres, so they cannot collide. Then those that grew, biggest first, where they fit.
+    staying = [
+        (_at(word, sizes[word.key], before[word.key].x, before[word.key].y), before[word.key])
+        for word in chosen
+        if word.key in before
+    ]
+    for kept, _ in sorted(staying, key=lambda pair: _grew(*pair)):
+        if grid.fits(kept.box):
+            grid.add(kept.box)
+            placed[kept.key] = kept
     unplaced: list[AnswerCount] = []
     for word in chosen:
         if word.key in placed:
