@@ -329,3 +329,15 @@ def test_the_voters_follow_the_rate_and_the_processes_the_viewers() -> None:
     assert Options(target, rate=20, voters=5).voter_count == 5
     assert Options(target, viewers=100).process_count == 1
     assert Options(target, viewers=20_000, processes=3).process_count == 3
+
+
+def test_transport_errors_are_named_by_kind() -> None:
+    from webapp.loadtest.run import transport_kind
+
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    assert transport_kind(refused) == "refused"
+    assert transport_kind(httpx.ConnectError("Name or service not known")) == "connect error"
+    assert transport_kind(httpx.ReadTimeout("slow")) == "timeout"
+    assert transport_kind(httpx.RemoteProtocolError("closed")) == "connection closed"
+    assert transport_kind(httpx.ReadError("reset")) == "read error"
+    assert transport_kind(httpx.WriteError("broken pipe")) == "write error"

@@ -106,6 +106,10 @@ def transport_kind(exc: httpx.HTTPError) -> str:
         return "timeout"
     if isinstance(exc, httpx.RemoteProtocolError):
         return "connection closed"
+    if isinstance(exc, httpx.ReadError):
+        return "read error"
+    if isinstance(exc, httpx.WriteError):
+        return "write error"
     return type(exc).__name__
 
 
