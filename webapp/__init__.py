@@ -10,7 +10,7 @@ from typing import Any
 from quart import Quart
 from quart_schema import Info, QuartSchema, hide
 
-from webapp import db, housekeeping, logs, refusals
+from webapp import db, housekeeping, logs, refusals, schedule
 from webapp.config import Settings
 from webapp.passwords import Passwords
 from webapp.ratelimits import RateLimits, shared_storage
@@ -89,6 +89,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
         await db.start(settings.db_pool_size)
         await live_results.start()
         background.append(asyncio.create_task(refusals.run_flusher()))
+        background.append(asyncio.create_task(schedule.run()))
         background.append(
             asyncio.create_task(housekeeping.run_periodically(settings.guest_prune_after_s))
         )

@@ -1,29 +1,34 @@
-"""Polls: create, read, list, edit, publish, close, delete; join codes."""
+"""Polls: create, read, list, edit, publish, close, schedule, reset, duplicate, delete;
+join codes."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
-from webapp import notices
+from webapp import clock, notices, schedule
 from webapp.db import is_postgres, shielded, write_transaction
-from webapp.errors import Conflict, Forbidden, NotFound
+from webapp.errors import Conflict, Forbidden, Invalid, NotFound
 from webapp.inputs.polls import PollCreate, PollUpdate, voting_for
 from webapp.results import (
     OPTION_COLUMNS,
+    PollState,
     Results,
+    as_of,
     audience_sees,
     choices_in,
     needs_vote_check,
     present,
+    state_of,
     tally,
     tally_of,
     visible_to,
     voted_in,
 )
-from webapp.tables import Poll, PollOption, ResultsVisibility, User, Voting
+from webapp.tables import Ballot, Poll, PollOption, ResultsVisibility, User, Vote, Voting
 
 # Short codes people read aloud and type on phones: no 0/O, 1/I/L.
 JOIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -57,7 +62,10 @@ class PollView:
     results_hidden: bool
     results_visible: bool
     join_code: str | None
-    closed_at: datetime | None
+    closed_at: datetime | None  # when voting closed (by hand, or at closes_at)
+    opens_at: datetime | None  # voting opens then (null: on publishing)
+    closes_at: datetime | None  # voting closes then (null: when closed by hand)
+    state: PollState  # draft, scheduled (before opens_at), open or closed, by the server's clock
     created_at: datetime
     updated_at: datetime
     creator: CreatorView
@@ -70,6 +78,16 @@ class PollView:
 class PollPage:
     items: list[PollView]
     next_cursor: str | None
+
+
+class Unset(Enum):
+    """A field left out of a change (None clears a schedule's time instead)."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+When = datetime | None | Unset
 
 
 @dataclass
@@ -86,6 +104,12 @@ class PollChanges:
     results_hidden: bool | None = None
     is_published: bool | None = None
     closed: bool | None = None
+    opens_at: When = UNSET
+    closes_at: When = UNSET
+
+    @property
+    def reschedules(self) -> bool:
+        return self.opens_at is not UNSET or self.closes_at is not UNSET
 
 
 POLL_COLUMNS = (
@@ -99,6 +123,8 @@ POLL_COLUMNS = (
     Poll.results_hidden,
     Poll.join_code,
     Poll.closed_at,
+    Poll.opens_at,
+    Poll.closes_at,
     Poll.created_at,
     Poll.updated_at,
     Poll.creator,
@@ -117,7 +143,7 @@ async def load_row(poll_id: int, *, lock: bool = False) -> dict[str, Any] | None
     # SQLite's IMMEDIATE transaction already holds the write lock; PostgreSQL locks the row.
     sql = POLL_ROW_SQL + " FOR UPDATE" if lock and is_postgres() else POLL_ROW_SQL
     rows = await Poll.raw(sql, poll_id)
-    return rows[0] if rows else None
+    return as_of(rows[0]) if rows else None
 
 
 async def poll_row(poll_id: int, viewer_id: int | None, *, lock: bool = False) -> dict[str, Any]:
@@ -220,6 +246,9 @@ def view_of(row: dict[str, Any], results: Results, creator_name: str) -> PollVie
         results_visible=results.visible,
         join_code=row["join_code"],
         closed_at=row["closed_at"],
+        opens_at=row["opens_at"],
+        closes_at=row["closes_at"],
+        state=state_of(row),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         creator=CreatorView(row["creator"], creator_name),
@@ -291,7 +320,7 @@ async def list_polls(
         query = query.where(Poll.is_published == True)  # noqa: E712 (a Piccolo expression)
     if before_id is not None:
         query = query.where(Poll.id < before_id)
-    rows = await query
+    rows = [as_of(row) for row in await query]
     next_cursor = str(rows[limit - 1]["id"]) if len(rows) > limit else None
     return PollPage(items=await _views(rows[:limit], viewer_id), next_cursor=next_cursor)
 
@@ -309,6 +338,8 @@ async def create_from(data: PollCreate, creator_id: int, default_cap: int) -> Po
         voting=data.voting_mode,
         guest_network_cap=cap,
         results_visibility=ResultsVisibility(data.results_visibility),
+        opens_at=data.opens_at,
+        closes_at=data.closes_at,
     )
 
 
@@ -322,6 +353,8 @@ def draft_changes(data: PollCreate) -> PollChanges:
         guest_network_cap=data.guest_network_cap,
         results_visibility=ResultsVisibility(data.results_visibility),
         is_published=True if data.is_published else None,
+        opens_at=data.opens_at,
+        closes_at=data.closes_at,
     )
 
 
@@ -345,7 +378,10 @@ async def create_poll(
     voting: Voting = Voting.accounts,
     guest_network_cap: int = 100,
     results_visibility: ResultsVisibility = ResultsVisibility.always,
+    opens_at: datetime | None = None,
+    closes_at: datetime | None = None,
 ) -> PollView:
+    check_window(opens_at, closes_at, closes_changed=closes_at is not None)
     async with write_transaction():
         poll = Poll(
             question=question,
@@ -356,10 +392,26 @@ async def create_poll(
             guest_network_cap=guest_network_cap,
             results_visibility=results_visibility,
             join_code=await _new_join_code() if is_published else None,
+            opens_at=opens_at,
+            closes_at=closes_at,
         )
         await poll.save()
         await _insert_options(poll.id, options)
+    if opens_at is not None or closes_at is not None:
+        schedule.wake()
     return await get_poll(poll.id, creator_id)
+
+
+def check_window(opens_at: When, closes_at: When, *, closes_changed: bool) -> None:
+    """A schedule's times: closes_at after opens_at, and a new closes_at still ahead (to
+    close now, close the poll). 422s that name the field."""
+    if isinstance(closes_at, datetime):
+        if isinstance(opens_at, datetime) and closes_at <= opens_at:
+            raise Invalid("closes_at", "closes_at must be after opens_at.")
+        if closes_changed and closes_at <= clock.now():
+            raise Invalid(
+                "closes_at", "closes_at has passed: close the poll instead, or pick a later time."
+            )
 
 
 async def _insert_options(poll_id: int, texts: list[str]) -> None:
@@ -383,11 +435,23 @@ async def update_poll(poll_id: int, user_id: int, changes: PollChanges) -> PollV
             return await get_poll(poll_id, user_id)
         if values.get(Poll.is_published) and row["join_code"] is None:
             values[Poll.join_code] = await _new_join_code()
-        values[Poll.updated_at] = datetime.now(UTC)
+        # Also the scheduler's mark: an opening is still to announce while updated_at is
+        # before opens_at (webapp/schedule.py).
+        values[Poll.updated_at] = clock.now()
         values[Poll.seq] = Poll.seq + 1
         rows = await Poll.update(values).where(Poll.id == poll_id).returning(Poll.seq)
     notices.poll_changed(poll_id, int(rows[0]["seq"]))
+    if changes.reschedules or Poll.is_published in values or Poll.closed_at in values:
+        schedule.wake()
     return await get_poll(poll_id, user_id)
+
+
+async def schedule_poll(
+    poll_id: int, user_id: int, *, opens_at: When = UNSET, closes_at: When = UNSET
+) -> PollView:
+    """Set (a datetime), clear (None) or keep (UNSET) when voting opens and closes: the
+    creator's, as in update_poll (a countdown is closes_at = now + its length)."""
+    return await update_poll(poll_id, user_id, PollChanges(opens_at=opens_at, closes_at=closes_at))
 
 
 def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
@@ -421,10 +485,73 @@ def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
         if changes.closed and not (row["is_published"] or changes.is_published):
             raise Conflict("Publish a poll before closing it.")
         if changes.closed and row["closed_at"] is None:
-            values[Poll.closed_at] = datetime.now(UTC)
+            values[Poll.closed_at] = clock.now()
         elif not changes.closed and row["closed_at"] is not None:
             values[Poll.closed_at] = None
+    _reschedule(row, changes, values)
     return values
+
+
+def _reschedule(row: dict[str, Any], changes: PollChanges, values: dict[Any, Any]) -> None:
+    """The schedule's part of a change. Reopening clears a closes_at that has passed (it would
+    close the poll again at once); a poll closed at its closes_at stays closed when only the
+    schedule moves (its closed_at is written down, in case the scheduler has not yet)."""
+    opens = row["opens_at"] if changes.opens_at is UNSET else changes.opens_at
+    closes = row["closes_at"] if changes.closes_at is UNSET else changes.closes_at
+    reopening = values.get(Poll.closed_at, UNSET) is None
+    if reopening and changes.closes_at is UNSET and closes is not None and closes <= clock.now():
+        closes = values[Poll.closes_at] = None
+    check_window(opens, closes, closes_changed=changes.closes_at is not UNSET)
+    if not changes.reschedules:
+        return
+    if opens != row["opens_at"]:
+        values[Poll.opens_at] = opens
+    if closes != row["closes_at"]:
+        values[Poll.closes_at] = closes
+    if row["closed_at"] is not None and Poll.closed_at not in values:
+        values[Poll.closed_at] = row["closed_at"]
+
+
+@shielded
+async def reset_results(poll_id: int, user_id: int) -> Results:
+    """Remove every vote and ballot of the poll: counts and voters back to zero, seq moving
+    on (seq + 1) so that every holder of the old counts replaces them. Under the poll's lock,
+    as votes are, so a vote lands wholly before the reset or wholly after it. Kept: the
+    options, the schedule, invite codes (their holders may vote again), the integrity
+    report's refusal counts, and idempotency keys (a retry of a vote sent before the reset
+    replays its first answer and counts nothing: it belongs to the round that was reset)."""
+    async with write_transaction(queue=(Poll, poll_id)):
+        row = await poll_row(poll_id, user_id, lock=True)
+        if row["creator"] != user_id:
+            raise Forbidden("Only the poll's creator can reset its results.")
+        await Vote.raw("DELETE FROM vote WHERE poll = {}", poll_id)
+        await Ballot.raw("DELETE FROM ballot WHERE poll = {}", poll_id)
+        await PollOption.raw("UPDATE poll_option SET votes = 0 WHERE poll = {}", poll_id)
+        rows = await Poll.raw(
+            "UPDATE poll SET voters = 0, seq = seq + 1 WHERE id = {} RETURNING seq", poll_id
+        )
+    notices.poll_changed(poll_id, int(rows[0]["seq"]))
+    return await results_for(poll_id, user_id)
+
+
+@shielded
+async def duplicate_poll(poll_id: int, user_id: int) -> PollView:
+    """A new draft of the creator's poll: the same question, options and settings; no votes,
+    ballots, invite codes or schedule, results shown (not hidden), and a join code of its
+    own once published."""
+    row = await poll_row(poll_id, user_id)
+    if row["creator"] != user_id:
+        raise Forbidden("Only the poll's creator can duplicate it.")
+    options = await PollOption.raw(OPTIONS_SQL.format("{}"), poll_id)
+    return await create_poll(
+        user_id,
+        row["question"],
+        [option["option_text"] for option in options],
+        allows_multiple=row["allows_multiple"],
+        voting=Voting(row["voting"]),
+        guest_network_cap=row["guest_network_cap"] or 0,
+        results_visibility=ResultsVisibility(row["results_visibility"]),
+    )
 
 
 @shielded

@@ -15,9 +15,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
+from webapp import clock
 from webapp.tables import PollOption, ResultsVisibility, Vote
+
+PollState = Literal["draft", "scheduled", "open", "closed"]
 
 
 @dataclass
@@ -67,10 +71,34 @@ OPTION_COLUMNS = "o.id AS option_id, o.text AS option_text, o.votes AS option_vo
 # Plain SQL, the same on PostgreSQL and SQLite: every vote and every live update runs it, and
 # Piccolo's query builder cost more CPU (joins through a foreign key) than the database did.
 TALLY_SQL = (
-    f"SELECT {OPTION_COLUMNS}, p.id, p.voters, p.seq, p.closed_at"
+    f"SELECT {OPTION_COLUMNS}, p.id, p.voters, p.seq, p.closed_at, p.closes_at, p.is_published"
     " FROM poll_option o JOIN poll p ON p.id = o.poll"
     " WHERE o.poll = {} ORDER BY o.position"
 )
+
+
+def as_of(poll: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The poll row (changed in place) as it stands at `now` (the clock's): a published poll
+    past its `closes_at` is closed, with `closed_at` = `closes_at`, whether or not the
+    scheduler has written that yet. Every reader of a poll row goes through here, so the
+    pages, the API, the results and the live messages agree with the vote check."""
+    closes = poll.get("closes_at")
+    pending = poll.get("closed_at") is None and poll.get("is_published", True)
+    if pending and closes is not None and closes <= (now or clock.now()):
+        poll["closed_at"] = closes
+    return poll
+
+
+def state_of(poll: dict[str, Any], now: datetime | None = None) -> PollState:
+    """draft, scheduled (published, before `opens_at`), open or closed, at `now`."""
+    now = now or clock.now()
+    as_of(poll, now)
+    if not poll["is_published"]:
+        return "draft"
+    if poll["closed_at"] is not None:
+        return "closed"
+    opens = poll.get("opens_at")
+    return "scheduled" if opens is not None and opens > now else "open"
 
 
 def tally_of(poll: dict[str, Any], option_rows: Iterable[dict[str, Any]]) -> Tally:
@@ -90,7 +118,7 @@ def tally_of(poll: dict[str, Any], option_rows: Iterable[dict[str, Any]]) -> Tal
 async def tally(poll_id: int) -> Tally | None:
     """Counts, voters and seq from one statement, so they agree."""
     rows = await PollOption.raw(TALLY_SQL, poll_id)
-    return tally_of(rows[0], rows) if rows else None
+    return tally_of(as_of(rows[0]), rows) if rows else None
 
 
 def counted(counts: Tally, *, added: int | None, removed: Iterable[int], voters: int) -> Tally:

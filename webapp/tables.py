@@ -76,7 +76,11 @@ class AuthToken(Table):
 
 
 class Poll(Table):
-    """A question with options; `voters` and `seq` are kept by the vote transaction."""
+    """A question with options; `voters` and `seq` are kept by the vote transaction.
+
+    `opens_at`/`closes_at` schedule voting (webapp/schedule.py); `closed_at` is when voting
+    did close (by hand, or set to `closes_at` once that passed).
+    """
 
     id = Serial(primary_key=True)
 
@@ -95,6 +99,8 @@ class Poll(Table):
     join_code = Varchar(length=8, null=True, default=None)
     results_visibility = Varchar(length=16, default="always", choices=ResultsVisibility)
     results_hidden = Boolean(default=False)
+    opens_at = Timestamptz(null=True, default=None)
+    closes_at = Timestamptz(null=True, default=None)
 
 
 class PollOption(Table):

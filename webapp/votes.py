@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from webapp import idempotency, metrics, notices, refusals
+from webapp import clock, idempotency, metrics, notices, refusals
 from webapp.db import (
     is_foreign_key_violation,
     is_postgres,
@@ -205,13 +205,22 @@ async def _lock(poll_id: int, user_ids: list[int]) -> Locked | None:
 
 
 def _check_open(locked: Locked | None, user_id: int) -> Locked:
-    """The locked poll, if it is open for votes (and visible to this voter)."""
+    """The locked poll, if it is open for votes (and visible to this voter): published, not
+    closed, and inside its schedule's window by the server's clock (webapp/clock.py), read
+    now, for this vote, under the poll's lock. The scheduler need not have run: past its
+    closes_at a poll refuses votes, and before its opens_at too."""
     if locked is None or (not locked.poll["is_published"] and locked.poll["creator"] != user_id):
         raise NotFound("No such poll.")
-    if not locked.poll["is_published"]:
+    poll = locked.poll
+    if not poll["is_published"]:
         raise Conflict("This poll is a draft: publish it before voting.")
-    if locked.poll["closed_at"] is not None:
+    now = clock.now()
+    closes = poll["closes_at"]
+    if poll["closed_at"] is not None or (closes is not None and closes <= now):
         raise Conflict("This poll is closed.")
+    opens = poll["opens_at"]
+    if opens is not None and opens > now:
+        raise Conflict(f"This poll opens for votes at {opens.isoformat(timespec='seconds')}.")
     return locked
 
 

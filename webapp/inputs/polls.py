@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from webapp.inputs.fields import INTEGRAL, OptionText, QuestionText, StrictModel
 from webapp.tables import Voting
@@ -35,6 +45,35 @@ VotingMode = Literal["accounts", "guests", "invite_codes"]
 NetworkCap = Annotated[int, Field(ge=0, le=100_000), INTEGRAL]
 
 
+def _timestamp_text(value: object) -> object:
+    """A time is sent as RFC 3339 text with its offset: not a number, not a date alone."""
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("send a date and time with its offset, e.g. 2030-01-31T18:00:00Z")
+    return value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    try:
+        return value.astimezone(UTC) if value is not None else None
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 has no UTC time
+        raise ValueError("is out of range once in UTC") from None
+
+
+SCHEDULE_SCHEMA = {
+    "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+    "description": "RFC 3339 with an offset; null: none (on an edit, clears it).",
+}
+# When voting opens or closes: strict about the form (text with an offset), stored in UTC.
+When = Annotated[
+    Annotated[AwareDatetime, Strict(False)] | None,
+    BeforeValidator(_timestamp_text),
+    WithJsonSchema(SCHEDULE_SCHEMA),
+]
+# The order (closes_at after opens_at, also against the stored times on an edit) is the
+# domain's check: webapp.polls.check_window, a 422 that names closes_at.
+SCHEDULE_FIELDS = ("opens_at", "closes_at")
+
+
 # `voting` and `allows_guests` sent together must agree, as JSON Schema (without `not`: a
 # `false` property schema is "left out").
 AGREEING = {
@@ -61,8 +100,10 @@ def _create_schema(schema: dict[str, Any]) -> None:
 
 def _update_schema(schema: dict[str, Any]) -> None:
     """Every field may be left out, none may be null, and at least one must be sent."""
-    for field in schema["properties"].values():
+    for name, field in schema["properties"].items():
         field.pop("default", None)
+        if name in SCHEDULE_FIELDS:  # null clears these
+            continue
         choices = [choice for choice in field.pop("anyOf", []) if choice != {"type": "null"}]
         if len(choices) == 1:
             field.update(choices[0])
@@ -92,8 +133,11 @@ class PollCreate(StrictModel):
     allows_guests: bool | None = None
     guest_network_cap: NetworkCap | None = None
     results_visibility: Visibility = "always"
+    opens_at: When = None
+    closes_at: When = None
 
     _distinct_options = field_validator("options")(_distinct)
+    _in_utc = field_validator(*SCHEDULE_FIELDS)(_utc)
 
     @model_validator(mode="after")
     def _voting_agrees(self) -> PollCreate:
@@ -119,14 +163,21 @@ class PollUpdate(StrictModel):
     results_hidden: bool | None = None
     is_published: bool | None = None
     closed: bool | None = None
+    opens_at: When = None
+    closes_at: When = None
 
     _distinct_options = field_validator("options")(_distinct)
+    _in_utc = field_validator(*SCHEDULE_FIELDS)(_utc)
 
     @model_validator(mode="after")
     def _not_empty(self) -> PollUpdate:
         if not self.model_fields_set:
             raise ValueError("give at least one field to change")
-        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        nulls = sorted(
+            name
+            for name in self.model_fields_set - set(SCHEDULE_FIELDS)
+            if getattr(self, name) is None
+        )
         if nulls:
             raise ValueError(f"null is not a value for {', '.join(nulls)}: leave the field out")
         _agree(self.voting, self.allows_guests)

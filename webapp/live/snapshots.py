@@ -16,7 +16,15 @@ from jinja2 import Environment
 
 from webapp.live.hub import Format, Messages, Snapshot
 from webapp.polls import PollView, creator_name, load_row, view_of
-from webapp.results import Results, audience_sees, present, tally, visible_to, voters_among
+from webapp.results import (
+    PollState,
+    Results,
+    audience_sees,
+    present,
+    tally,
+    visible_to,
+    voters_among,
+)
 from webapp.serialize import to_json
 from webapp.tables import ResultsVisibility, Voting
 
@@ -43,6 +51,10 @@ class PollMessage:
     results_hidden: bool
     closed: bool
     closed_at: datetime | None
+    # The schedule, for a countdown read against the heartbeat's server_time.
+    opens_at: datetime | None
+    closes_at: datetime | None
+    state: PollState
     updated_at: datetime
     options: list[LiveOption]
 
@@ -60,6 +72,9 @@ class PollMessage:
             results_hidden=poll.results_hidden,
             closed=poll.closed_at is not None,
             closed_at=poll.closed_at,
+            opens_at=poll.opens_at,
+            closes_at=poll.closes_at,
+            state=poll.state,
             updated_at=poll.updated_at,
             options=[LiveOption(o.id, o.text) for o in poll.options],
         )
