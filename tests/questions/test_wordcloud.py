@@ -199,7 +199,7 @@ def test_the_svg_uses_the_theme_colour_and_size_classes() -> None:
     root = ET.fromstring(svg(layout(words(("a", 9), ("b", 4), ("c", 1)))))
     (group,) = root.iter(f"{SVG}g")
     assert group.get("fill") == "currentColor"
-    classes = [t.get("class") for t in root.iter(f"{SVG}text")]
+    classes = [t.get("class", "") for t in root.iter(f"{SVG}text")]
     assert classes[0] == "wordcloud-word wordcloud-t1" and classes[-1].endswith("-t4")
     assert all(t.get("fill") is None for t in root.iter(f"{SVG}text"))
 
