@@ -43,8 +43,18 @@ NOT_PAGES = {
     "polls.vote_block": "a fragment of the poll page, checked there",
     "polls.option_input": "a fragment of the poll form, checked there",
     "polls.nothing": "an empty answer",
+    "live.event_live": "the WebSocket",
+    "events.vote_block": "a fragment of the event's audience page, checked there",
+    "events.export": "CSV and JSON downloads",
 }
-NOT_PAGE_TEMPLATES = {"base.html", "_macros.html"}
+NOT_PAGE_TEMPLATES = {
+    "base.html",
+    "_macros.html",
+    "events/_current.html",
+    "events/_live.html",
+    "events/_deleted.html",
+    "events/_controls.html",
+}
 DOCS = ("docs.get_docs", "docs.html")
 
 expect.set_options(timeout=ACTION_TIMEOUT_MS)
@@ -242,6 +252,29 @@ async def audit_pages(
     for path, label, endpoint, template in pages:
         await visit(owner, f"/polls/{guests['id']}/{path}", label, endpoint, template)
 
+    # An event (#14): the owner's pages, then the audience's, signed out and as a voter.
+    made = await http.post("/api/v1/events", json={"title": "A talk"}, headers=auth)
+    assert made.status_code == 201, made.text
+    event = made.json()
+    body = {"question": "Ready?", "options": ["Yes", "No"], "is_published": True}
+    body["voting"] = "guests"
+    added = await http.post(f"/api/v1/events/{event['id']}/polls", json=body, headers=auth)
+    assert added.status_code == 201, added.text
+    moved = await http.put(
+        f"/api/v1/events/{event['id']}/current", json={"move": "next"}, headers=auth
+    )
+    assert moved.status_code == 200, moved.text
+    events_path = f"/events/{event['id']}"
+    await visit(owner, "/events", "your events", "events.list_events", "events/index.html")
+    await visit(owner, events_path, "an event's page", "events.manage", "events/manage.html")
+    for path, label, endpoint, template in (
+        ("present", "event on the big screen", "events.present", "events/present.html"),
+        ("remote", "event remote", "events.remote", "events/remote.html"),
+    ):
+        await visit(owner, f"{events_path}/{path}", label, endpoint, template)
+    audience = ("events.audience", "events/show.html")
+    await visit(anonymous, f"/e/{event['join_code']}", "event audience, signed out", *audience)
+
     # Signed out again, on polls that ask for something: a guest name, an invite code.
     code = guests["join_code"]
     await visit(anonymous, f"/j/{code}", "guest poll, signed out", "home.join_short", SHOW[1])
@@ -270,6 +303,7 @@ async def audit_pages(
     await voter_context.set_offline(False)
     await expect(waiting).to_have_attribute("aria-pressed", "true", timeout=15_000)
     await visit(voter, f"/polls/{closed['id']}", "closed poll", *SHOW)
+    await visit(voter, f"/e/{event['join_code']}", "event audience, a voter", *audience)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
