@@ -7,39 +7,23 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from quart.typing import TestClientProtocol as Client
 
+from tests.clocks import T0, FakeClock, install
 from tests.conftest import DB_URL, MakeMember, MakePoll, postgres_only
 from tests.helpers import option_ids, until, vote
 from tests.live.servers import server_env
 from webapp import clock, notices, schedule, votes
 from webapp.tables import Poll
 
-T0 = datetime(2030, 1, 31, 18, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """The server's clock, moved by the test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def move(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
 
 @pytest.fixture
 def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock(T0)
-    monkeypatch.setattr(clock, "now", fake)
-    return fake
+    return install(monkeypatch)
 
 
 async def scheduled(

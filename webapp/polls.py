@@ -535,17 +535,17 @@ async def reset_results(poll_id: int, user_id: int) -> Results:
 
 
 @shielded
-async def duplicate_poll(poll_id: int, user_id: int) -> PollView:
-    """A new draft of the creator's poll: the same question, options and settings; no votes,
-    ballots, invite codes or schedule, results shown (not hidden), and a join code of its
-    own once published."""
+async def duplicate_poll(poll_id: int, user_id: int, question: str | None = None) -> PollView:
+    """A new draft of the creator's poll: the same question (or `question`), options and
+    settings; no votes, ballots, invite codes or schedule (its times are the original's
+    session's), results shown (not hidden), and a join code of its own once published."""
     row = await poll_row(poll_id, user_id)
     if row["creator"] != user_id:
         raise Forbidden("Only the poll's creator can duplicate it.")
     options = await PollOption.raw(OPTIONS_SQL.format("{}"), poll_id)
     return await create_poll(
         user_id,
-        row["question"],
+        question or row["question"],
         [option["option_text"] for option in options],
         allows_multiple=row["allows_multiple"],
         voting=Voting(row["voting"]),

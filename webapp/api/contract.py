@@ -121,6 +121,19 @@ def conditional(handler: F) -> F:
     return handler
 
 
+MEDIA_ATTRIBUTE = "_livepolls_media"
+
+
+def answers_with(media_type: str, description: str, schema: dict[str, Any]) -> Callable[[F], F]:
+    """Declare a handler's 200 in a media type quart-schema cannot validate (a CSV file)."""
+
+    def decorate(handler: F) -> F:
+        setattr(handler, MEDIA_ATTRIBUTE, (media_type, description, schema))
+        return handler
+
+    return decorate
+
+
 def problems(*statuses: int) -> Callable[[F], F]:
     """Declare the problem statuses a handler can answer beyond those derived from its route,
     body, query string and security."""
@@ -192,6 +205,11 @@ class ContractProvider(OpenAPIProvider):
                     parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
                     declared |= {400, 409, 422}
                 responses = dict(operation["responses"])
+                media = getattr(view, MEDIA_ATTRIBUTE, None)
+                if media is not None:
+                    media_type, description, schema = media
+                    content = {media_type: {"schema": schema}}
+                    responses[200] = {"description": description, "content": content}
                 for status in sorted(derived_statuses(operation) | declared):
                     responses[status] = problem_response(status, keyed)
                 if method == "delete" and not responses.keys() & {200, 201, 204}:

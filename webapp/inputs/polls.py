@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BeforeValidator,
     ConfigDict,
@@ -195,3 +196,30 @@ def voting_for(
     if allows_guests:
         return Voting.guests
     return Voting.accounts if current in (None, Voting.guests) else None
+
+
+def _confirmed(value: bool) -> bool:
+    if value is not True:
+        raise ValueError("send true to confirm: the votes cannot be brought back")
+    return value
+
+
+# true itself: not 1, not "yes" (Literal[True] takes 1, since 1 == True).
+Confirmation = Annotated[
+    bool,
+    Strict(),
+    AfterValidator(_confirmed),
+    WithJsonSchema({"type": "boolean", "const": True}),
+]
+
+
+class ResetConfirm(StrictModel):
+    """Removing every vote cannot be undone: the body must say so."""
+
+    confirm: Confirmation
+
+
+class PollCopy(StrictModel):
+    """A duplicate's question (left out: the original's)."""
+
+    question: QuestionText | None = None

@@ -1,0 +1,188 @@
+"""A poll's export (#14): its question, options, counts, percentages, voters and ballots by
+kind, at any time (also while votes arrive), as JSON or CSV.
+
+Counts only: never who voted, never anybody's email or name (the creator's own name is not
+in it either: the file is about the votes). The counts, voters, seq and ballots come from one
+statement, so they agree with each other even while votes are being written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+from webapp import clock
+from webapp.errors import Forbidden, NotFound
+from webapp.polls import poll_row
+from webapp.results import OPTION_COLUMNS, PollState, as_of, state_of
+from webapp.serialize import to_json
+from webapp.tables import BallotKind, PollOption
+
+
+@dataclass
+class ExportedOption:
+    id: int
+    text: str
+    votes: int
+    percent: int  # the share of voters, as the results show it
+
+
+@dataclass
+class BallotCounts:
+    """Ballots by how their voter got in: a signed-in account, a guest, an invite code."""
+
+    account: int
+    guest: int
+    code: int
+
+
+@dataclass
+class PollExport:
+    """A poll's results as its creator sees them, at `exported_at` (the server's clock)."""
+
+    poll_id: int
+    question: str
+    allows_multiple: bool
+    voting: str
+    state: PollState
+    opens_at: datetime | None
+    closes_at: datetime | None
+    closed_at: datetime | None
+    seq: int
+    voters: int
+    total_votes: int
+    options: list[ExportedOption]
+    ballots: BallotCounts
+    exported_at: datetime
+
+
+_KINDS = ", ".join(
+    f"(SELECT count(*) FROM ballot b WHERE b.poll = p.id AND b.kind = '{kind.value}')"
+    f" AS ballots_{kind.value}"
+    for kind in BallotKind
+)
+# One statement, one snapshot: counts, voters, seq and ballots agree.
+EXPORT_SQL = (
+    f"SELECT {OPTION_COLUMNS}, p.voters, p.seq, p.closed_at, p.closes_at, p.opens_at,"
+    f" p.is_published, {_KINDS}"
+    " FROM poll_option o JOIN poll p ON p.id = o.poll"
+    ' WHERE o.poll = {} ORDER BY o."position"'
+)
+
+
+async def export_poll(poll_id: int, user_id: int) -> PollExport:
+    """The poll's export: its creator's only (others get 403, others' drafts 404)."""
+    row = await poll_row(poll_id, user_id)
+    if row["creator"] != user_id:
+        raise Forbidden("Only the poll's creator can export its results.")
+    now = clock.now()
+    rows = await PollOption.raw(EXPORT_SQL, poll_id)
+    if not rows:
+        raise NotFound("No such poll.")
+    counted = as_of(dict(rows[0]), now)
+    voters = int(counted["voters"])
+    options = [
+        ExportedOption(
+            id=int(option["option_id"]),
+            text=str(option["option_text"]),
+            votes=int(option["option_votes"]),
+            percent=round(int(option["option_votes"]) * 100 / voters) if voters else 0,
+        )
+        for option in rows
+    ]
+    return PollExport(
+        poll_id=poll_id,
+        question=row["question"],
+        allows_multiple=bool(row["allows_multiple"]),
+        voting=str(row["voting"]),
+        state=state_of({**row, "closed_at": counted["closed_at"]}, now),
+        opens_at=counted["opens_at"],
+        closes_at=counted["closes_at"],
+        closed_at=counted["closed_at"],
+        seq=int(counted["seq"]),
+        voters=voters,
+        total_votes=sum(option.votes for option in options),
+        options=options,
+        ballots=BallotCounts(
+            **{kind.value: int(counted[f"ballots_{kind.value}"]) for kind in BallotKind}
+        ),
+        exported_at=now,
+    )
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(text: str) -> str:
+    """Text as a spreadsheet shows it, never as a formula it would run (CSV injection)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+CSV_HEADER = [
+    "poll_id",
+    "question",
+    "option_id",
+    "option",
+    "votes",
+    "percent",
+    "voters",
+    "total_votes",
+    "ballots_account",
+    "ballots_guest",
+    "ballots_code",
+    "state",
+    "opens_at",
+    "closes_at",
+    "closed_at",
+    "exported_at",
+]
+
+
+def _time(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def as_csv(export: PollExport) -> str:
+    """One row per option, the poll's figures repeated on each (a sheet filters by row)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for option in export.options:
+        writer.writerow(
+            [
+                export.poll_id,
+                cell(export.question),
+                option.id,
+                cell(option.text),
+                option.votes,
+                option.percent,
+                export.voters,
+                export.total_votes,
+                export.ballots.account,
+                export.ballots.guest,
+                export.ballots.code,
+                export.state,
+                _time(export.opens_at),
+                _time(export.closes_at),
+                _time(export.closed_at),
+                _time(export.exported_at),
+            ]
+        )
+    return out.getvalue()
+
+
+def as_json(export: PollExport) -> str:
+    return to_json(export)
+
+
+def filename(export: PollExport, extension: str) -> str:
+    """A download's name: ASCII only, from the id and the time (no question text in it)."""
+    stamp = export.exported_at.strftime("%Y%m%dT%H%M%SZ")
+    return f"poll-{export.poll_id}-results-{stamp}.{extension}"
+
+
+def attachment(name: str) -> str:
+    """The Content-Disposition of a download named `name` (ASCII, no quotes: see filename)."""
+    return f'attachment; filename="{name}"'
