@@ -145,17 +145,7 @@ async def duplicate_event(event_id: int, user_id: int, title: str | None = None)
     copies: list[int] = []
     try:
         for question in event.questions:
-            poll = await polls.get_poll(question.poll_id, user_id)
-            copy = await polls.create_poll(
-                user_id,
-                poll.question,
-                [option.text for option in poll.options],
-                is_published=False,
-                allows_multiple=poll.allows_multiple,
-                voting=poll.voting,
-                guest_network_cap=poll.guest_network_cap,
-                results_visibility=poll.results_visibility,
-            )
+            copy = await polls.duplicate_poll(question.poll_id, user_id)  # a draft
             copies.append(copy.id)
         new_title = (title or f"{event.title} (copy)")[:200]
         data = EventCreate(title=new_title, mode=event.mode.value, poll_ids=copies)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from webapp import polls
+from webapp import clock, polls
 from webapp.db import is_postgres, is_unique_violation, shielded, write_transaction
 from webapp.errors import Conflict, Forbidden, Invalid, NotFound
 from webapp.inputs.events import (
@@ -121,8 +121,6 @@ EVENT_COLUMNS = (
     Event.updated_at,
 )
 
-_POLL_CLOSES_AT = getattr(Poll, "closes_at", None)  # from the poll lifecycle work of #14
-
 
 async def _questions(event_id: int, viewer_id: int | None, owner_id: int) -> list[QuestionView]:
     columns: list[Any] = [
@@ -132,9 +130,8 @@ async def _questions(event_id: int, viewer_id: int | None, owner_id: int) -> lis
         EventQuestion.poll.question,
         EventQuestion.poll.is_published,
         EventQuestion.poll.closed_at,
+        EventQuestion.poll.closes_at,
     ]
-    if _POLL_CLOSES_AT is not None:
-        columns.append(EventQuestion.poll.closes_at)
     rows = (
         await EventQuestion.select(*columns)
         .where(EventQuestion.event == event_id)
@@ -147,7 +144,7 @@ async def _questions(event_id: int, viewer_id: int | None, owner_id: int) -> lis
             question=row["poll.question"],
             is_published=bool(row["poll.is_published"]),
             closed_at=row["poll.closed_at"],
-            closes_at=row.get("poll.closes_at"),
+            closes_at=row["poll.closes_at"],
             is_current=bool(row["is_current"]),
         )
         for row in rows
@@ -291,6 +288,7 @@ def _in_another_event(exc: BaseException) -> Conflict | None:
 async def create_event(user_id: int, data: EventCreate) -> EventView:
     """A new event, with the owner's polls given as its first questions."""
     _check_window(data.opens_at, data.closes_at)
+    _window_ahead(data.closes_at)
     await _check_polls(data.poll_ids, user_id)
     try:
         async with write_transaction():
@@ -315,6 +313,8 @@ async def create_event(user_id: int, data: EventCreate) -> EventView:
         if conflict is None:
             raise
         raise conflict from exc
+    if data.poll_ids and (data.opens_at or data.closes_at):
+        await _apply_window(event.id, user_id)
     return await get_event(event.id, user_id)
 
 
@@ -333,12 +333,16 @@ async def update_event(event_id: int, user_id: int, data: EventUpdate) -> EventV
         opens_at = data.opens_at if "opens_at" in sent else row["opens_at"]
         closes_at = data.closes_at if "closes_at" in sent else row["closes_at"]
         _check_window(opens_at, closes_at)
+        if "closes_at" in sent:
+            _window_ahead(closes_at)
         if "opens_at" in sent:
             values[Event.opens_at] = opens_at
         if "closes_at" in sent:
             values[Event.closes_at] = closes_at
         seq = await _bump(event_id, values)
     event_changed(event_id, seq)
+    if "opens_at" in sent or "closes_at" in sent:
+        await _apply_window(event_id, user_id, was=(row["opens_at"], row["closes_at"]))
     return await get_event(event_id, user_id)
 
 
@@ -379,6 +383,7 @@ async def add_question(event_id: int, user_id: int, poll_id: int) -> EventView:
             raise
         raise conflict from exc
     event_changed(event_id, seq)
+    await _apply_window(event_id, user_id, only=poll_id)
     return await get_event(event_id, user_id)
 
 
@@ -487,27 +492,78 @@ async def touch(event_id: int) -> None:
     event_changed(event_id, seq)
 
 
-COUNTDOWN_AVAILABLE = _POLL_CLOSES_AT is not None
+async def _apply_window(
+    event_id: int,
+    user_id: int,
+    was: tuple[datetime | None, datetime | None] = (None, None),
+    only: int | None = None,
+) -> None:
+    """Hold the event's questions to its window, through each poll's own schedule (which
+    every vote is judged by, and the scheduler opens and closes polls at): a question opens
+    no earlier than the event and closes no later. An end the event no longer has is taken
+    off the questions that had it from the event (`was`). No check on the vote path: a vote
+    costs no extra read for being in an event."""
+    event = await get_event(event_id, user_id)
+    for question in event.questions:
+        if only is not None and question.poll_id != only:
+            continue
+        row = await polls.load_row(question.poll_id)
+        if row is None or row["closed_at"] is not None:
+            continue
+        opens, closes = row["opens_at"], row["closes_at"]
+        new_opens = opens
+        if event.opens_at is not None and (opens is None or opens < event.opens_at):
+            new_opens = event.opens_at
+        elif event.opens_at is None and was[0] is not None and opens == was[0]:
+            new_opens = None
+        new_closes = closes
+        if event.closes_at is not None and (closes is None or closes > event.closes_at):
+            new_closes = event.closes_at
+        elif event.closes_at is None and was[1] is not None and closes == was[1]:
+            new_closes = None
+        changes: dict[str, Any] = {}
+        if new_opens != opens:
+            changes["opens_at"] = new_opens
+        if new_closes != closes:
+            changes["closes_at"] = new_closes
+        if changes:
+            await polls.schedule_poll(question.poll_id, user_id, **changes)
+
+
+def _window_ahead(closes_at: datetime | None) -> None:
+    if closes_at is not None and closes_at <= clock.now():
+        raise Conflict("closes_at has passed: pick a later time (or close the questions).")
 
 
 def countdown_end(seconds: int, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)) + timedelta(seconds=seconds)
+    return (now or clock.now()) + timedelta(seconds=seconds)
 
 
 async def start_countdown(event_id: int, user_id: int, seconds: int) -> EventView:
-    """Close voting on the current question `seconds` from now: the poll's closes_at, which
-    the server enforces on every vote and acts on when it comes (webapp/schedule.py)."""
+    """Close voting on the current question `seconds` from now, by the server's clock: the
+    poll's closes_at (webapp.polls.schedule_poll), which every vote is judged by and the
+    scheduler closes the poll at (webapp/schedule.py). The event's message then carries it
+    to every device, with the server's time to count down by."""
     if not COUNTDOWN_MIN_S <= seconds <= COUNTDOWN_MAX_S:
         raise Invalid("seconds", f"A countdown lasts {COUNTDOWN_MIN_S} to {COUNTDOWN_MAX_S} s.")
     event = await owned_event(event_id, user_id)
-    if event.current_poll_id is None:
+    current = event.current
+    if current is None:
         raise Conflict("No question is current: move to one first.")
-    if not COUNTDOWN_AVAILABLE:
-        raise Conflict("Countdowns need scheduled closing of polls, which this server lacks.")
-    await _schedule_close(event.current_poll_id, user_id, countdown_end(seconds))
+    if current.closed_at is not None:
+        raise Conflict("Voting on this question is already closed.")
+    end = countdown_end(seconds)
+    if event.closes_at is not None:
+        end = min(end, event.closes_at)  # never past the event's own close
+    await polls.schedule_poll(current.poll_id, user_id, closes_at=end)
     await touch(event_id)
     return await get_event(event_id, user_id)
 
 
-async def _schedule_close(poll_id: int, user_id: int, closes_at: datetime) -> None:
-    raise Conflict("Countdowns need scheduled closing of polls, which this server lacks.")
+async def reset_current(event_id: int, user_id: int) -> EventView:
+    """The current question's results back to zero (webapp.polls.reset_results)."""
+    event = await owned_event(event_id, user_id)
+    if event.current_poll_id is None:
+        raise Conflict("No question is current: move to one first.")
+    await polls.reset_results(event.current_poll_id, user_id)
+    return event

@@ -379,3 +379,64 @@ async def test_export_counts_every_question_and_names_no_voter(
     text = await response.get_data(as_text=True)
     assert "example.org" not in text and "bob" not in text
     await assert_problem(await client.get(f"{EVENTS}/{event['id']}/export", headers=bob.auth), 403)
+
+
+async def test_the_event_window_holds_its_questions(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.helpers import vote
+
+    alice, bob = await make_member("alice"), await make_member("bob")
+    opens = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    closes = opens + timedelta(hours=1)
+    event = await make_event(
+        client, alice, opens_at=opens.isoformat(), closes_at=closes.isoformat()
+    )
+    event = await add_new_question(client, alice, event["id"], "Later?")
+    poll_id = event["questions"][0]["poll_id"]
+    poll = await (await client.get(f"/api/v1/polls/{poll_id}")).get_json()
+    assert datetime.fromisoformat(poll["opens_at"]) == opens
+    assert datetime.fromisoformat(poll["closes_at"]) == closes
+    refused = await vote(client, bob, poll_id, poll["options"][0]["id"])
+    await assert_problem(refused, 409)
+
+    response = await client.patch(
+        f"{EVENTS}/{event['id']}", json={"opens_at": None}, headers=alice.auth
+    )
+    assert response.status_code == 200
+    poll = await (await client.get(f"/api/v1/polls/{poll_id}")).get_json()
+    assert poll["opens_at"] is None and poll["closes_at"] is not None
+    assert (await vote(client, bob, poll_id, poll["options"][0]["id"])).status_code == 201
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    response = await client.patch(
+        f"{EVENTS}/{event['id']}", json={"closes_at": past}, headers=alice.auth
+    )
+    await assert_problem(response, 409)
+
+
+async def test_a_countdown_sets_the_current_questions_closes_at(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    alice = await make_member("alice")
+    event = await make_event(client, alice)
+    event = await add_new_question(client, alice, event["id"], "Quick?")
+    url = f"{EVENTS}/{event['id']}/countdown"
+    await assert_problem(await client.post(url, json={"seconds": 30}, headers=alice.auth), 409)
+    poll_id = event["questions"][0]["poll_id"]
+    await client.put(
+        f"{EVENTS}/{event['id']}/current", json={"poll_id": poll_id}, headers=alice.auth
+    )
+    for bad in ({"seconds": 4}, {"seconds": 3601}, {"seconds": "30"}, {}):
+        await assert_problem(await client.post(url, json=bad, headers=alice.auth), 422)
+
+    before = datetime.now(UTC)
+    response = await client.post(url, json={"seconds": 30}, headers=alice.auth)
+
+    assert response.status_code == 200
+    current = (await response.get_json())["questions"][0]
+    closes_at = datetime.fromisoformat(current["closes_at"])
+    assert before + timedelta(seconds=29) < closes_at < datetime.now(UTC) + timedelta(seconds=31)

@@ -1,5 +1,6 @@
 """Events across processes, on PostgreSQL: an advance made through one server reaches phones
-connected to another (the event channel rides the same LISTEN/NOTIFY feed as results)."""
+connected to another (the event channel rides the same LISTEN/NOTIFY feed as results); a
+countdown closes voting by the server's clock, whatever a client's says."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -102,3 +104,43 @@ async def test_two_workers_carry_an_advance_to_every_phone() -> None:
             assert response.status_code == 200, response.text
             moved = await asyncio.gather(*(next_event(phone) for phone in phones))
             assert {m["current"]["poll_id"] for m in moved} == {question["poll_id"]}
+
+
+async def test_a_vote_after_the_countdown_is_refused_whatever_the_clients_clock() -> None:
+    from email.utils import format_datetime
+
+    from tests.helpers import until
+
+    async with (
+        running_servers(2) as (first, second),
+        httpx.AsyncClient(base_url=first.base_url, timeout=10, trust_env=False) as http,
+        httpx.AsyncClient(base_url=second.base_url, timeout=10, trust_env=False) as other,
+    ):
+        auth = await token_for(http, "speaker")
+        voter = await token_for(http, "voter")
+        event = await event_with_questions(http, auth, 1)
+        poll_id = event["questions"][0]["poll_id"]
+        url = f"/api/v1/events/{event['id']}"
+        await http.put(f"{url}/current", json={"poll_id": poll_id}, headers=auth)
+        poll = (await http.get(f"/api/v1/polls/{poll_id}")).json()
+        option = poll["options"][0]["id"]
+        response = await http.post(f"{url}/countdown", json={"seconds": 5}, headers=auth)
+        assert response.status_code == 200, response.text
+        closes_at = datetime.fromisoformat(response.json()["questions"][0]["closes_at"])
+
+        async def closed() -> bool:
+            read = (await other.get(f"/api/v1/polls/{poll_id}")).json()
+            return read["closed_at"] is not None
+
+        await until(closed, "the server closed the question at its closes_at", within=30)
+        # A client an hour behind says so in its Date header: the server's clock decides.
+        behind = format_datetime(closes_at - timedelta(hours=1), usegmt=True)
+        for server_client in (http, other):
+            response = await server_client.post(
+                f"/api/v1/polls/{poll_id}/votes",
+                json={"option_id": option},
+                headers={**voter, "Date": behind},
+            )
+            assert response.status_code == 409, response.text
+        results = (await other.get(f"/api/v1/polls/{poll_id}/results")).json()
+        assert results["total_votes"] == 0 and results["closed"] is True

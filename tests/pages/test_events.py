@@ -204,3 +204,31 @@ async def test_downloads_and_duplicate_from_the_manage_page(app: Quart) -> None:
     page = await owner.post(f"/events/{event_id}/duplicate", {})
     assert page.status == 303
     assert await Event.count() == 2 and await Poll.count() == 2
+
+
+async def test_countdown_and_reset_from_the_remote(app: Quart) -> None:
+    from tests.pages.helpers import option_ids
+
+    owner = await signed_up(app, "Speaker")
+    event_id = await new_event(owner)
+    poll_id = await add_question(owner, event_id, "Quick?")
+    page = await owner.post(f"/events/{event_id}/countdown", {"seconds": "30"})
+    assert page.status == 409  # no current question yet
+    await owner.post(f"/events/{event_id}/current", {"poll_id": str(poll_id)})
+    for bad in ("", "2", "abc", "99999"):
+        page = await owner.post(f"/events/{event_id}/countdown", {"seconds": bad})
+        assert page.status == 422, bad
+    page = await owner.post(
+        f"/events/{event_id}/countdown", {"seconds": "30", "return_to": "remote"}
+    )
+    assert page.status == 303
+    row = await Poll.select(Poll.closes_at).where(Poll.id == poll_id).first()
+    assert row is not None and row["closes_at"] is not None
+
+    voter = await signed_up(app, "Voter")
+    await voter.vote(poll_id, (await option_ids(poll_id))[0])
+    assert (await owner.post(f"/events/{event_id}/reset", {})).status == 422
+    assert await Poll.exists().where(Poll.id == poll_id, Poll.voters == 1)
+    page = await owner.post(f"/events/{event_id}/reset", {"confirm": "yes", "return_to": "remote"})
+    assert page.status == 303
+    assert await Poll.exists().where(Poll.id == poll_id, Poll.voters == 0)

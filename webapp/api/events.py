@@ -17,6 +17,7 @@ from webapp.errors import Forbidden
 from webapp.event_exports import EventExport
 from webapp.events import EventPage, EventView
 from webapp.inputs.events import (
+    Countdown,
     CurrentMove,
     EventCopy,
     EventCreate,
@@ -156,6 +157,16 @@ async def put_current(event_id: int, data: CurrentMove, account: Account) -> Eve
     if data.move is not None:
         return await events.step(event_id, account.id, 1 if data.move == "next" else -1)
     return await events.go_to(event_id, account.id, data.poll_id)
+
+
+@blueprint.post("/events/<id:event_id>/countdown")
+@problems(403, 409)
+@login_required
+@validate_request(Countdown)
+@validate_response(EventView)
+async def post_countdown(event_id: int, data: Countdown, account: Account) -> EventView:
+    """Close voting on the current question in `seconds` (5 to 3600), by the server's clock."""
+    return await events.start_countdown(event_id, account.id, data.seconds)
 
 
 @blueprint.post("/events/<id:event_id>/duplicate")

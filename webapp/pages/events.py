@@ -241,6 +241,17 @@ async def export(event_id: int, kind: str) -> Any:
     )
 
 
+@blueprint.post("/events/<id:event_id>/reset")
+async def reset(event_id: int) -> Any:
+    """Every vote on the current question gone, once the box is ticked (counts to zero)."""
+    me, _event = await _owned(event_id)
+    form = await request.form
+    if form.get("confirm") != "yes":
+        raise Invalid("confirm", "Tick the box to confirm resetting the results.")
+    await events.reset_current(event_id, me.id)
+    return _back(event_id, form.get("return_to"))
+
+
 @blueprint.post("/events/<id:event_id>/delete")
 async def delete_event(event_id: int) -> Any:
     """Delete the event (its polls stay), once the box is ticked."""
@@ -284,7 +295,6 @@ async def _screen(template: str, event: EventView) -> Any:
         join_url=join_url,
         qr=qr_svg(join_url),
         controls=request.args.get("controls") != "off",
-        countdown_available=events.COUNTDOWN_AVAILABLE,
         count=current_app.extensions["live"].events.viewer_count(event.id),
     )
 
