@@ -40,7 +40,7 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from html import escape
 from typing import Any
 
@@ -141,7 +141,7 @@ def _char_width(char: str) -> float:
     return 0.58 if category.startswith("L") else 0.62
 
 
-@cache
+@lru_cache(maxsize=4096)  # bounded: answers are many and arbitrary
 def _em_width(text: str) -> float:
     return sum(_char_width(char) for char in text)
 
