@@ -34,6 +34,7 @@ from webapp.errors import Invalid
 from webapp.text import clean, same_key
 
 ANSWER_MAX = 40  # a word-cloud answer, in characters
+KEY_MAX = 3 * ANSWER_MAX  # its key: case folding can triple a character (ΐ)
 TEXT_MAX = 1000  # an open-text answer or an audience question
 TEXT_LINES = 20
 
@@ -61,25 +62,18 @@ def _punctuation(char: str) -> bool:
     return unicodedata.category(char).startswith("P")
 
 
-def _invisible(char: str) -> bool:
-    return char.isspace() or unicodedata.category(char) in ("Cf", "Zs", "Zl", "Zp")
-
-
 def _strip_edges(text: str) -> str:
-    start, end = 0, len(text)
-    while start < end:
-        char = text[start]
-        if _invisible(char) or (_punctuation(char) and char not in _KEEP_AT_START):
+    """`text` (cleaned) without punctuation or invisible characters at either end: the
+    punctuation goes here, the invisible characters by `clean`, until neither is left."""
+    while True:
+        start, end = 0, len(text)
+        while start < end and _punctuation(text[start]) and text[start] not in _KEEP_AT_START:
             start += 1
-        else:
-            break
-    while end > start:
-        char = text[end - 1]
-        if _invisible(char) or (_punctuation(char) and char not in _KEEP_AT_END):
+        while end > start and _punctuation(text[end - 1]) and text[end - 1] not in _KEEP_AT_END:
             end -= 1
-        else:
-            break
-    return text[start:end]
+        if (start, end) == (0, len(text)):
+            return text
+        text = clean(text[start:end])
 
 
 def _cleaned(text: str, field: str) -> str:
@@ -101,7 +95,7 @@ def normalise_answer(text: str, field: str = "answer", max_length: int = ANSWER_
     text = _cleaned(text.replace("\t", " ").replace("\r", " ").replace("\n", " "), field)
     if not text:
         raise Invalid(field, "must not be empty (spaces and invisible characters do not count)")
-    text = _strip_edges(unicodedata.normalize("NFKC", text))
+    text = _strip_edges(_cleaned(unicodedata.normalize("NFKC", text), field))
     text = " ".join(text.split())
     key = same_key(text)
     if all(_punctuation(char) or char == " " for char in key):
