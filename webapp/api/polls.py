@@ -125,7 +125,7 @@ async def delete_poll(poll_id: int, account: Account) -> tuple[str, int]:
 @login_required
 @validate_request(ResetConfirm)
 @validate_response(Results)
-async def post_reset(poll_id: int, data: ResetConfirm, account: Account) -> Results:
+async def reset_poll(poll_id: int, data: ResetConfirm, account: Account) -> Results:
     """Remove every vote and ballot (send {"confirm": true}); answers the zeroed results."""
     return await polls.reset_results(poll_id, account.id)
 
@@ -135,7 +135,7 @@ async def post_reset(poll_id: int, data: ResetConfirm, account: Account) -> Resu
 @login_required
 @validate_request(PollCopy)
 @validate_response(PollView, 201)
-async def post_duplicate(
+async def duplicate_poll(
     poll_id: int, data: PollCopy, account: Account
 ) -> tuple[PollView, int, dict[str, str]]:
     """A new draft with the poll's question, options and settings (send {} to keep the
@@ -149,7 +149,7 @@ async def post_duplicate(
 @problems(403)
 @login_required
 @validate_response(PollExport)
-async def get_export(poll_id: int, account: Account) -> tuple[PollExport, int, dict[str, str]]:
+async def export_poll(poll_id: int, account: Account) -> tuple[PollExport, int, dict[str, str]]:
     """The results to keep: counts, percentages, voters and ballots by kind (no names or
     emails), at any time; the CSV is /export.csv."""
     export = await exports.export_poll(poll_id, account.id)
@@ -164,7 +164,7 @@ CSV_SCHEMA = {"type": "string", "description": "A header row, then one row per o
 @problems(403)
 @answers_with("text/csv", "The export as CSV (a download).", CSV_SCHEMA)
 @login_required
-async def get_export_csv(poll_id: int, account: Account) -> Response:
+async def export_poll_csv(poll_id: int, account: Account) -> Response:
     """The export as CSV: a row per option; cells never start a formula."""
     export = await exports.export_poll(poll_id, account.id)
     return Response(

@@ -1,12 +1,16 @@
-"""Poll pages: create and edit, vote and watch, publish, close, delete."""
+"""Poll pages: create and edit, vote and watch, publish, close, schedule, reset, duplicate,
+export, delete."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from quart import (
     Blueprint,
+    Response,
     current_app,
     make_response,
     redirect,
@@ -16,16 +20,16 @@ from quart import (
 )
 from werkzeug.datastructures import MultiDict
 
-from webapp import clients, idempotency, polls
+from webapp import clients, clock, exports, idempotency, polls
 from webapp.accounts import Account
 from webapp.callers import session_account
 from webapp.clients import limit
 from webapp.errors import Conflict, DomainError, Forbidden, Invalid
 from webapp.idempotency import Claim, KeyInFlight, Outcome
-from webapp.inputs.polls import MAX_OPTIONS, PollCreate
+from webapp.inputs.polls import MAX_OPTIONS, PollCreate, PollUpdate
 from webapp.pages.forms import back_to_poll, form_number, is_htmx, retry_headers, validate
 from webapp.pages.session import SignInRequired
-from webapp.polls import PollChanges
+from webapp.polls import PollChanges, PollView
 
 blueprint = Blueprint("polls", __name__)
 
@@ -50,6 +54,40 @@ def _cap(raw: str) -> int | str | None:
     return raw if number is None else number
 
 
+@blueprint.app_template_filter("utc")
+def utc(value: datetime | None) -> str:
+    """A time as the pages show it: UTC, to the minute (seconds when it has them)."""
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC" if value.second else "%Y-%m-%d %H:%M UTC")
+
+
+def local_value(value: datetime | None) -> str:
+    """A time as a datetime-local field holds it (the fields are in UTC)."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S") if value is not None else ""
+
+
+# What a datetime-local field sends: a time without an offset, which the form says is UTC.
+LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
+
+
+def _when(raw: str) -> str | None:
+    """A schedule field: blank is none; a datetime-local value is UTC; anything else is
+    left for validation to refuse by name."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    return raw + "Z" if LOCAL_TIME.fullmatch(raw) else raw
+
+
+def _schedule_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    return {name: _when(form.get(name, "")) for name in ("opens_at", "closes_at")}
+
+
+def _schedule_values(poll: PollView) -> dict[str, str]:
+    return {"opens_at": local_value(poll.opens_at), "closes_at": local_value(poll.closes_at)}
+
+
 def _poll_form(form: MultiDict[str, str]) -> dict[str, Any]:
     """The poll fields as PollCreate takes them (blank option fields left out)."""
     voting = form.get("voting") or ("guests" if form.get("allows_guests") == "on" else "accounts")
@@ -61,6 +99,7 @@ def _poll_form(form: MultiDict[str, str]) -> dict[str, Any]:
         "guest_network_cap": _cap(form.get("guest_network_cap", "")),
         "results_visibility": form.get("results_visibility", "always"),
         "is_published": form.get("action") == "publish",
+        **_schedule_form(form),
     }
 
 
@@ -85,6 +124,7 @@ async def _render_form(
         errors=errors,
         poll_id=poll_id,
         default_cap=current_app.extensions["settings"].guest_network_cap,
+        server_now=clock.now(),
     )
     return page, status
 
@@ -125,22 +165,43 @@ async def _submitted(poll_id: int | None) -> tuple[PollCreate | None, Any]:
         return None, await _render_form(values, {}, poll_id, fields=_one_more(fields))
     data, errors = validate(PollCreate, values)
     if data is None:
-        return None, await _render_form(values, errors, poll_id, 422, fields=fields)
+        return None, await _render_form(_shown(values, form), errors, poll_id, 422, fields=fields)
     return data, None
+
+
+def _shown(values: dict[str, Any], form: MultiDict[str, str]) -> dict[str, Any]:
+    """The values to show again in the form: the schedule's fields as they were typed."""
+    return {**values, **{name: form.get(name, "") for name in ("opens_at", "closes_at")}}
+
+
+async def _saved(poll_id: int | None, save: Callable[[PollCreate], Awaitable[PollView]]) -> Any:
+    """The submitted form saved (back to the poll), or the form again with its errors: those
+    of the fields, and the domain's about them (a closes_at that has passed)."""
+    data, form_again = await _submitted(poll_id)
+    if data is None:
+        return form_again
+    try:
+        poll = await save(data)
+    except Invalid as error:
+        form = await request.form
+        values = _shown(_poll_form(form), form)
+        fields = form.getlist("options")
+        field = _field_of(error) or "form"
+        return await _render_form(values, {field: error.detail}, poll_id, 422, fields)
+    return back_to_poll(poll.id)
 
 
 @blueprint.post("/polls")
 async def create_poll() -> Any:
     """Save a draft or publish; without JavaScript, 'add option' re-renders the form."""
     me = await require_member()
-    data, form_again = await _submitted(None)
-    if data is None:
-        return form_again
-    await limit("poll_create", str(me.id))
-    poll = await polls.create_from(
-        data, me.id, current_app.extensions["settings"].guest_network_cap
-    )
-    return back_to_poll(poll.id)
+
+    async def create(data: PollCreate) -> PollView:
+        await limit("poll_create", str(me.id))
+        cap = current_app.extensions["settings"].guest_network_cap
+        return await polls.create_from(data, me.id, cap)
+
+    return await _saved(None, create)
 
 
 @blueprint.route("/polls/<id:poll_id>/edit", methods=["GET", "POST"])
@@ -160,13 +221,14 @@ async def edit_poll(poll_id: int) -> Any:
             "guest_network_cap": poll.guest_network_cap,
             "results_visibility": poll.results_visibility.value,
             "options": [option.text for option in poll.options],
+            **_schedule_values(poll),
         }
         return await _render_form(values, {}, poll_id)
-    data, form_again = await _submitted(poll_id)
-    if data is None:
-        return form_again
-    await polls.update_poll(poll_id, me.id, polls.draft_changes(data))
-    return back_to_poll(poll_id)
+
+    async def save(data: PollCreate) -> PollView:
+        return await polls.update_poll(poll_id, me.id, polls.draft_changes(data))
+
+    return await _saved(poll_id, save)
 
 
 def _watching(poll_id: int) -> int:
@@ -174,18 +236,32 @@ def _watching(poll_id: int) -> int:
     return int(current_app.extensions["live"].hub.viewer_count(poll_id))
 
 
-async def poll_page(poll_id: int, error: DomainError | None = None) -> Any:
-    """The poll page; with an error, that error's status and message (and Retry-After)."""
+def _field_of(error: DomainError | None) -> str | None:
+    """The field a 422 names (the first), if any."""
+    if error is None or not error.errors:
+        return None
+    return str(error.errors[0]["field"])
+
+
+async def poll_page(
+    poll_id: int, error: DomainError | None = None, schedule: dict[str, Any] | None = None
+) -> Any:
+    """The poll page; with an error, that error's status and message (and Retry-After);
+    `schedule`: the schedule form as sent, shown again with the error on its field."""
     me = await session_account()
     viewer_id = me.id if me else None
     seen = await polls.seen_by(poll_id, viewer_id)
+    field = _field_of(error) if schedule is not None else None
     page = await render_template(
         "polls/show.html",
         poll=seen.poll,
         results=seen.results,
         mine=seen.mine,
-        error=error.detail if error else None,
+        error=error.detail if error and not field else None,
         count=_watching(poll_id),
+        schedule_values=schedule if schedule is not None else _schedule_values(seen.poll),
+        schedule_errors={field: error.detail} if error and field else {},
+        server_now=clock.now(),
     )
     if error is None:
         return page, 200
@@ -349,3 +425,53 @@ async def delete(poll_id: int) -> Any:
         return await render_template("polls/delete.html", poll=poll)
     await polls.delete_poll(poll_id, me.id)
     return redirect(url_for("home.index"), 303)
+
+
+@blueprint.post("/polls/<id:poll_id>/schedule")
+async def set_schedule(poll_id: int) -> Any:
+    """Set, move or clear when voting opens and closes (UTC, by the server's clock)."""
+    me = await require_member()
+    form = await request.form
+    typed = {name: form.get(name, "") for name in ("opens_at", "closes_at")}
+    data, errors = validate(PollUpdate, _schedule_form(form))
+    if data is None:
+        field, detail = next(iter(errors.items()))
+        return await poll_page(poll_id, Invalid(field, detail), typed)
+    try:
+        await polls.schedule_poll(poll_id, me.id, opens_at=data.opens_at, closes_at=data.closes_at)
+    except Invalid as error:
+        return await poll_page(poll_id, error, typed)
+    return back_to_poll(poll_id)
+
+
+@blueprint.route("/polls/<id:poll_id>/reset", methods=["GET", "POST"])
+async def reset(poll_id: int) -> Any:
+    """Confirm, then remove every vote: the counts start again from zero on every screen."""
+    me = await require_member()
+    poll = await polls.get_poll(poll_id, me.id)
+    if poll.creator.id != me.id:
+        raise Forbidden("Only the poll's creator can reset its results.")
+    if request.method == "GET" or (await request.form).get("confirm") != "yes":
+        return await render_template("polls/reset.html", poll=poll)
+    await polls.reset_results(poll_id, me.id)
+    return back_to_poll(poll_id)
+
+
+@blueprint.post("/polls/<id:poll_id>/duplicate")
+async def duplicate(poll_id: int) -> Any:
+    """A draft copy of the poll (question, options, settings), opened for editing."""
+    me = await require_member()
+    await limit("poll_create", str(me.id))
+    copy = await polls.duplicate_poll(poll_id, me.id)
+    return redirect(url_for("polls.edit_poll", poll_id=copy.id), 303)
+
+
+@blueprint.get("/polls/<id:poll_id>/export.<any(csv, json):kind>")
+async def export(poll_id: int, kind: str) -> Any:
+    """Download the results (counts, percentages, ballots by kind; nobody's name or email)."""
+    me = await require_member()
+    data = await exports.export_poll(poll_id, me.id)
+    body = exports.as_csv(data) if kind == "csv" else exports.as_json(data)
+    media = "text/csv; charset=utf-8" if kind == "csv" else "application/json"
+    disposition = exports.attachment(exports.filename(data, kind))
+    return Response(body, content_type=media, headers={"Content-Disposition": disposition})
