@@ -334,10 +334,10 @@ async def test_duplicate_copies_the_questions_as_drafts(
     for text in ("One?", "Two?"):
         event = await add_new_question(client, alice, event["id"], text)
     await assert_problem(
-        await client.post(f"{EVENTS}/{event['id']}/duplicate", json={}, headers=bob.auth), 403
+        await client.post(f"{EVENTS}/{event['id']}/copies", json={}, headers=bob.auth), 403
     )
 
-    response = await client.post(f"{EVENTS}/{event['id']}/duplicate", json={}, headers=alice.auth)
+    response = await client.post(f"{EVENTS}/{event['id']}/copies", json={}, headers=alice.auth)
 
     assert response.status_code == 201, await response.get_data(as_text=True)
     copy = await response.get_json()
@@ -348,7 +348,7 @@ async def test_duplicate_copies_the_questions_as_drafts(
     originals = {q["poll_id"] for q in event["questions"]}
     assert originals.isdisjoint(q["poll_id"] for q in copy["questions"])
     response = await client.post(
-        f"{EVENTS}/{event['id']}/duplicate", json={"title": ""}, headers=alice.auth
+        f"{EVENTS}/{event['id']}/copies", json={"title": ""}, headers=alice.auth
     )
     await assert_validation_problem(response, "title")
 
@@ -367,7 +367,7 @@ async def test_export_counts_every_question_and_names_no_voter(
     for voter in (bob, carol):
         assert (await vote(client, voter, first, poll["options"][0]["id"])).status_code == 201
 
-    response = await client.get(f"{EVENTS}/{event['id']}/export", headers=alice.auth)
+    response = await client.get(f"{EVENTS}/{event['id']}/results-export", headers=alice.auth)
 
     assert response.status_code == 200
     body = await response.get_json()
@@ -378,7 +378,9 @@ async def test_export_counts_every_question_and_names_no_voter(
     assert two["voters"] == 0 and two["number"] == 2
     text = await response.get_data(as_text=True)
     assert "example.org" not in text and "bob" not in text
-    await assert_problem(await client.get(f"{EVENTS}/{event['id']}/export", headers=bob.auth), 403)
+    await assert_problem(
+        await client.get(f"{EVENTS}/{event['id']}/results-export", headers=bob.auth), 403
+    )
 
 
 async def test_the_event_window_holds_its_questions(
