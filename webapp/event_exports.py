@@ -1,8 +1,9 @@
 """An event's copy and its export (#14): the questions duplicated as drafts, and the results
 of every question in one file, CSV or JSON, at any time (also while the event runs).
 
-An export holds counts only: options, votes, percentages (the share of voters, as the
-results show them) and ballots by kind; never who voted, nor anybody's email.
+An event's export is its questions' own exports (webapp/exports.py), in order: options,
+votes, percentages (the share of voters) and ballots by kind; never who voted, nor anybody's
+email.
 """
 
 from __future__ import annotations
@@ -10,34 +11,21 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
-from webapp import events, polls
+from webapp import clock, events, exports, polls
 from webapp.db import shielded
 from webapp.events import EventView
+from webapp.exports import PollExport
 from webapp.inputs.events import EventCreate
 from webapp.serialize import to_json
-from webapp.tables import Ballot, BallotKind, EventMode
-
-
-@dataclass
-class ExportedOption:
-    text: str
-    votes: int
-    percent: int
+from webapp.tables import EventMode
 
 
 @dataclass
 class ExportedQuestion:
-    number: int
-    poll_id: int
-    question: str
-    allows_multiple: bool
-    closed_at: datetime | None
-    voters: int
-    total_votes: int
-    options: list[ExportedOption]
-    ballots: dict[str, int]  # by kind: account, guest, code
+    number: int  # 1 for the first question, in the event's order
+    poll: PollExport  # the poll's own export (webapp/exports.py)
 
 
 @dataclass
@@ -50,48 +38,19 @@ class EventExport:
     questions: list[ExportedQuestion] = field(default_factory=list)
 
 
-async def _ballots(poll_ids: list[int]) -> dict[int, dict[str, int]]:
-    counts = {poll_id: {kind.value: 0 for kind in BallotKind} for poll_id in poll_ids}
-    if not poll_ids:
-        return counts
-    marks = ", ".join("{}" for _ in poll_ids)
-    rows = await Ballot.raw(
-        f"SELECT poll, kind, count(*) AS n FROM ballot WHERE poll IN ({marks}) GROUP BY poll, kind",
-        *poll_ids,
-    )
-    for row in rows:
-        counts[int(row["poll"])][str(row["kind"])] = int(row["n"])
-    return counts
-
-
 async def export_event(event_id: int, user_id: int) -> EventExport:
-    """Every question's results, as its owner sees them (the owner only)."""
+    """Every question's export, in the event's order (the owner only)."""
     event = await events.owned_event(event_id, user_id)
-    ballots = await _ballots([q.poll_id for q in event.questions])
-    export = EventExport(event.id, event.title, event.join_code, event.mode, datetime.now(UTC))
+    export = EventExport(event.id, event.title, event.join_code, event.mode, clock.now())
     for number, question in enumerate(event.questions, 1):
-        poll = await polls.get_poll(question.poll_id, user_id)
-        results = await polls.results_for(question.poll_id, user_id)
-        export.questions.append(
-            ExportedQuestion(
-                number=number,
-                poll_id=poll.id,
-                question=poll.question,
-                allows_multiple=poll.allows_multiple,
-                closed_at=poll.closed_at,
-                voters=results.voters or 0,
-                total_votes=results.total_votes or 0,
-                options=[
-                    ExportedOption(o.text, o.votes or 0, o.percent or 0) for o in results.options
-                ],
-                ballots=ballots[poll.id],
-            )
-        )
+        poll = await exports.export_poll(question.poll_id, user_id)
+        export.questions.append(ExportedQuestion(number, poll))
     return export
 
 
 CSV_HEADER = [
     "question_number",
+    "poll_id",
     "question",
     "option",
     "votes",
@@ -105,30 +64,28 @@ CSV_HEADER = [
 ]
 
 
-def _cell(text: str) -> str:
-    """Text as a spreadsheet shows it, never as a formula it would run (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def as_csv(export: EventExport) -> str:
+    """One row per option of every question; text cells never read as formulas."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
-    for q in export.questions:
-        for option in q.options:
+    for question in export.questions:
+        poll = question.poll
+        for option in poll.options:
             writer.writerow(
                 [
-                    q.number,
-                    _cell(q.question),
-                    _cell(option.text),
+                    question.number,
+                    poll.poll_id,
+                    exports.cell(poll.question),
+                    exports.cell(option.text),
                     option.votes,
                     option.percent,
-                    q.voters,
-                    q.total_votes,
-                    q.ballots.get("account", 0),
-                    q.ballots.get("guest", 0),
-                    q.ballots.get("code", 0),
-                    q.closed_at.isoformat() if q.closed_at else "",
+                    poll.voters,
+                    poll.total_votes,
+                    poll.ballots.account,
+                    poll.ballots.guest,
+                    poll.ballots.code,
+                    poll.closed_at.isoformat() if poll.closed_at else "",
                 ]
             )
     return out.getvalue()
