@@ -46,6 +46,7 @@ NOT_PAGES = {
     "live.event_live": "the WebSocket",
     "events.vote_block": "a fragment of the event's audience page, checked there",
     "events.export": "CSV and JSON downloads",
+    "polls.export": "CSV and JSON downloads",
 }
 NOT_PAGE_TEMPLATES = {
     "base.html",
@@ -54,6 +55,7 @@ NOT_PAGE_TEMPLATES = {
     "events/_live.html",
     "events/_deleted.html",
     "events/_controls.html",
+    "polls/_schedule_fields.html",
 }
 DOCS = ("docs.get_docs", "docs.html")
 
@@ -230,6 +232,7 @@ async def audit_pages(
         http, auth, is_published=True, results_visibility="after_vote", allows_multiple=True
     )
     closed = await make_poll(http, auth, is_published=True)
+    scheduled = await make_poll(http, auth, is_published=True, opens_at="2999-01-01T00:00:00Z")
     closing = await http.patch(f"/api/v1/polls/{closed['id']}", json={"closed": True}, headers=auth)
     assert closing.status_code == 200, closing.text
     codes = f"/api/v1/polls/{invited['id']}/invite-codes"
@@ -248,6 +251,7 @@ async def audit_pages(
         ("present", "presenter view", "present.present_poll", "polls/present.html"),
         ("integrity", "integrity report", "integrity.show_integrity", "polls/integrity.html"),
         ("delete", "delete confirmation", "polls.delete", "polls/delete.html"),
+        ("reset", "reset confirmation", "polls.reset", "polls/reset.html"),
     ]
     for path, label, endpoint, template in pages:
         await visit(owner, f"/polls/{guests['id']}/{path}", label, endpoint, template)
@@ -303,6 +307,7 @@ async def audit_pages(
     await voter_context.set_offline(False)
     await expect(waiting).to_have_attribute("aria-pressed", "true", timeout=15_000)
     await visit(voter, f"/polls/{closed['id']}", "closed poll", *SHOW)
+    await visit(voter, f"/polls/{scheduled['id']}", "scheduled poll", *SHOW)
     await visit(voter, f"/e/{event['join_code']}", "event audience, a voter", *audience)
 
 
