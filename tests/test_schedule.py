@@ -239,3 +239,32 @@ async def test_two_processes_racing_for_one_closing_make_it_once(
     assert sorted(changed) == sorted(before)  # each poll closed by exactly one process
     for poll_id, seq in before.items():
         assert await seq_of(poll_id) == seq + 1
+
+
+async def test_the_scheduler_retries_through_a_database_outage_then_works_again(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A round that cannot reach the database sleeps RETRY_S and tries again, logging once;
+    the next round that works plans from the next due time again."""
+    down = True
+
+    async def run_due(now: datetime | None = None) -> list[int]:
+        if down:
+            raise ConnectionRefusedError("the database is away")
+        return []
+
+    async def next_due() -> datetime | None:
+        return clock.now() + timedelta(seconds=3)
+
+    monkeypatch.setattr(schedule, "run_due", run_due)
+    monkeypatch.setattr(schedule, "next_due", next_due)
+    scheduler = schedule.Scheduler()
+    assert await scheduler._round() == schedule.RETRY_S
+    assert await scheduler._round() == schedule.RETRY_S
+    assert [r.message for r in caplog.records].count(
+        "scheduler: database unavailable; retrying every 5.0 s"
+    ) == 1
+    down = False
+    wait = await scheduler._round()
+    assert 0 < wait <= 3
+    assert "scheduler: working again" in [r.message for r in caplog.records]
