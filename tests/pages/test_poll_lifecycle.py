@@ -131,6 +131,19 @@ async def test_viewers_see_the_status_close_live_when_closes_at_passes(
     assert "is-closed" in status.classes and status.text == "Voting is closed."
 
 
+async def test_viewers_see_voting_open_live_when_opens_at_passes(
+    app: Quart, fake_clock: FakeClock
+) -> None:
+    alice = await signed_up(app, "Alice")
+    poll_id = await scheduled_poll(alice, "2030-01-31T18:00:10", "")
+    async with app.test_client().websocket(f"/api/v1/polls/{poll_id}/live?format=html") as ws:
+        assert "is-scheduled" in (await next_html(ws, "poll-status")).classes
+        fake_clock.move(10)
+        assert await schedule.run_due() == [poll_id]
+        status = await next_html(ws, "poll-status")
+    assert "is-open" in status.classes and status.text == "Open for votes."
+
+
 # --- reset ----------------------------------------------------------------------------------
 
 
