@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from tests.clocks import T0, FakeClock, install
 from tests.conftest import DB_URL, MakeMember, MakePoll, postgres_only
 from tests.helpers import option_ids, until, vote
 from tests.live.servers import server_env
-from webapp import clock, notices, schedule, votes
+from webapp import clock, notices, polls, schedule, votes
 from webapp.tables import Poll
 
 
@@ -104,6 +104,24 @@ async def test_the_scheduler_closes_a_due_poll_once_and_announces_it(
     seen = await state(client, poll["id"])
     assert seen["closed_at"] == seen["closes_at"] and seen["state"] == "closed"
     assert await schedule.next_due() is None
+
+
+async def test_a_time_given_with_another_offset_is_judged_as_the_same_instant(
+    client: Client, make_member: MakeMember, make_poll: MakePoll, fake_clock: FakeClock
+) -> None:
+    """Through the domain function (an event's countdown calls it): stored in UTC, so the
+    scheduler's comparison holds on SQLite's text timestamps too."""
+    owner = await make_member()
+    poll = await make_poll(owner)
+    east = timezone(timedelta(hours=5, minutes=30))
+    closes = (T0 + timedelta(seconds=30)).astimezone(east)
+    view = await polls.schedule_poll(poll["id"], owner.id, closes_at=closes)
+    assert view.closes_at == closes and view.closes_at.utcoffset() == timedelta(0)
+    assert await schedule.next_due() == T0 + timedelta(seconds=30)
+    fake_clock.move(29.999)
+    assert await schedule.run_due() == []
+    fake_clock.move(0.001)
+    assert await schedule.run_due() == [poll["id"]]
 
 
 async def test_the_scheduler_announces_an_opening_once(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -381,6 +381,7 @@ async def create_poll(
     opens_at: datetime | None = None,
     closes_at: datetime | None = None,
 ) -> PollView:
+    opens_at, closes_at = in_utc(opens_at), in_utc(closes_at)
     check_window(opens_at, closes_at, closes_changed=closes_at is not None)
     async with write_transaction():
         poll = Poll(
@@ -400,6 +401,11 @@ async def create_poll(
     if opens_at is not None or closes_at is not None:
         schedule.wake()
     return await get_poll(poll.id, creator_id)
+
+
+def in_utc(value: Any) -> Any:
+    """A schedule's time in UTC (SQLite compares the stored text: one offset for all)."""
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
 
 
 def check_window(opens_at: When, closes_at: When, *, closes_changed: bool) -> None:
@@ -496,8 +502,8 @@ def _reschedule(row: dict[str, Any], changes: PollChanges, values: dict[Any, Any
     """The schedule's part of a change. Reopening clears a closes_at that has passed (it would
     close the poll again at once); a poll closed at its closes_at stays closed when only the
     schedule moves (its closed_at is written down, in case the scheduler has not yet)."""
-    opens = row["opens_at"] if changes.opens_at is UNSET else changes.opens_at
-    closes = row["closes_at"] if changes.closes_at is UNSET else changes.closes_at
+    opens = row["opens_at"] if changes.opens_at is UNSET else in_utc(changes.opens_at)
+    closes = row["closes_at"] if changes.closes_at is UNSET else in_utc(changes.closes_at)
     reopening = values.get(Poll.closed_at, UNSET) is None
     if reopening and changes.closes_at is UNSET and closes is not None and closes <= clock.now():
         closes = values[Poll.closes_at] = None
