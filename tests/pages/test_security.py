@@ -153,6 +153,22 @@ async def delete(app: Quart) -> Request:
     return Request(creator, f"/polls/{poll_id}/delete", [])
 
 
+async def set_schedule(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app)
+    return Request(creator, f"/polls/{poll_id}/schedule", [("closes_at", "2999-01-01T00:00")])
+
+
+async def reset(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app)
+    await creator.vote(poll_id, (await option_ids(poll_id))[0])
+    return Request(creator, f"/polls/{poll_id}/reset", [("confirm", "yes")])
+
+
+async def duplicate(app: Quart) -> Request:
+    creator, poll_id = await _creator_with_poll(app)
+    return Request(creator, f"/polls/{poll_id}/duplicate", [])
+
+
 # One case per state-changing page route, by endpoint: the request a real visitor would make,
 # so that with the token it goes through and changes something.
 STATE_CHANGES: dict[str, Setup] = {
@@ -172,6 +188,9 @@ STATE_CHANGES: dict[str, Setup] = {
     "integrity.issue_invite_codes": issue_invite_codes,
     "polls.set_network_cap": network_cap,
     "polls.delete": delete,
+    "polls.set_schedule": set_schedule,
+    "polls.reset": reset,
+    "polls.duplicate": duplicate,
 }
 # Page routes that legitimately take no CSRF token, each with the reason: none today.
 CSRF_EXEMPT: dict[str, str] = {}
