@@ -24,7 +24,16 @@ from tests.pages.helpers import (
     signed_up,
 )
 from webapp import create_app, invites
-from webapp.tables import AuthToken, InviteCode, Poll, PollOption, User, Vote
+from webapp.tables import (
+    AuthToken,
+    Event,
+    EventQuestion,
+    InviteCode,
+    Poll,
+    PollOption,
+    User,
+    Vote,
+)
 
 # --- CSRF ----------------------------------------------------------------------------------------
 
@@ -42,6 +51,8 @@ async def db_state() -> dict[str, list[dict[str, Any]]]:
             .order_by(Vote.option)
         ),
         "invite codes": list(await InviteCode.select().order_by(InviteCode.id)),
+        "events": list(await Event.select().order_by(Event.id)),
+        "event questions": list(await EventQuestion.select().order_by(EventQuestion.id)),
     }
 
 
@@ -169,6 +180,84 @@ async def duplicate(app: Quart) -> Request:
     return Request(creator, f"/polls/{poll_id}/duplicate", [])
 
 
+async def _creator_with_event(app: Quart, *, current: bool = True) -> tuple[Browser, int, int]:
+    """An event of two of its creator's polls; the first one current unless not `current`."""
+    creator, first = await _creator_with_poll(app)
+    second = await creator.create_poll(question="Second?")
+    page = await creator.post("/events", [("title", "Keynote")])
+    assert page.status == 303, page.text
+    event_id = int(page.location.rstrip("/").rsplit("/", 1)[1])
+    for poll_id in (first, second):
+        page = await creator.post(f"/events/{event_id}/questions", [("poll_id", str(poll_id))])
+        assert page.status == 303, page.text
+    if current:
+        page = await creator.post(f"/events/{event_id}/current", [("move", "next")])
+        assert page.status == 303, page.text
+    return creator, event_id, first
+
+
+async def create_event(app: Quart) -> Request:
+    return Request(await signed_up(app, "Ann"), "/events", [("title", "Forged?")])
+
+
+async def event_settings(app: Quart) -> Request:
+    creator, event_id, _ = await _creator_with_event(app)
+    fields = [("title", "Forged?"), ("mode", "self_paced"), ("opens_at", ""), ("closes_at", "")]
+    return Request(creator, f"/events/{event_id}/settings", fields)
+
+
+async def event_add_question(app: Quart) -> Request:
+    creator, event_id, _ = await _creator_with_event(app)
+    poll_id = await creator.create_poll(question="Third?")
+    return Request(creator, f"/events/{event_id}/questions", [("poll_id", str(poll_id))])
+
+
+async def event_move_question(app: Quart) -> Request:
+    creator, event_id, first = await _creator_with_event(app)
+    return Request(creator, f"/events/{event_id}/questions/{first}/move", [("direction", "down")])
+
+
+async def event_remove_question(app: Quart) -> Request:
+    creator, event_id, first = await _creator_with_event(app)
+    return Request(creator, f"/events/{event_id}/questions/{first}/remove", [])
+
+
+async def event_current(app: Quart) -> Request:
+    creator, event_id, _ = await _creator_with_event(app)
+    return Request(creator, f"/events/{event_id}/current", [("move", "next")])
+
+
+async def event_results_hidden(app: Quart) -> Request:
+    creator, event_id, _ = await _creator_with_event(app)
+    return Request(creator, f"/events/{event_id}/results-hidden", [("hidden", "1")])
+
+
+async def event_close(app: Quart) -> Request:
+    creator, event_id, _ = await _creator_with_event(app)
+    return Request(creator, f"/events/{event_id}/close", [])
+
+
+async def event_countdown(app: Quart) -> Request:
+    creator, event_id, _ = await _creator_with_event(app)
+    return Request(creator, f"/events/{event_id}/countdown", [("seconds", "30")])
+
+
+async def event_duplicate(app: Quart) -> Request:
+    creator, event_id, _ = await _creator_with_event(app, current=False)
+    return Request(creator, f"/events/{event_id}/duplicate", [])
+
+
+async def event_reset(app: Quart) -> Request:
+    creator, event_id, first = await _creator_with_event(app)
+    await creator.vote(first, (await option_ids(first))[0])
+    return Request(creator, f"/events/{event_id}/reset", [("confirm", "yes")])
+
+
+async def event_delete(app: Quart) -> Request:
+    creator, event_id, _ = await _creator_with_event(app, current=False)
+    return Request(creator, f"/events/{event_id}/delete", [("confirm", "yes")])
+
+
 # One case per state-changing page route, by endpoint: the request a real visitor would make,
 # so that with the token it goes through and changes something.
 STATE_CHANGES: dict[str, Setup] = {
@@ -191,6 +280,18 @@ STATE_CHANGES: dict[str, Setup] = {
     "polls.set_schedule": set_schedule,
     "polls.reset": reset,
     "polls.duplicate": duplicate,
+    "events.create_event": create_event,
+    "events.save_settings": event_settings,
+    "events.add_question": event_add_question,
+    "events.move_question": event_move_question,
+    "events.remove_question": event_remove_question,
+    "events.set_current": event_current,
+    "events.set_results_hidden": event_results_hidden,
+    "events.close_current": event_close,
+    "events.countdown": event_countdown,
+    "events.duplicate": event_duplicate,
+    "events.reset": event_reset,
+    "events.delete_event": event_delete,
 }
 # Page routes that legitimately take no CSRF token, each with the reason: none today.
 CSRF_EXEMPT: dict[str, str] = {}
