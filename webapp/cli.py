@@ -83,6 +83,8 @@ livepolls demo
   Poll:       {base}/polls/{found.poll.id}
   Presenter:  {base}/polls/{found.poll.id}/present
   Join code:  {found.poll.join_code}   ({join_url})
+  Event:      {base}/events/{found.event.id}   (big screen: /present, phone remote: /remote)
+  Event code: {found.event.join_code}   ({base}/e/{found.event.join_code})
   Sign in as: {found.email} / {found.password}
 """)
     segno.make(join_url, error="m").terminal(compact=True)
