@@ -92,11 +92,30 @@ async def build_event(page: Page) -> tuple[int, str]:
     return event_id, code
 
 
+async def reconnect(page: Page) -> None:
+    """The page's stream drops and comes back (as when a phone wakes), and a message arrives."""
+    before = await page.evaluate("[window.__wsOpen, window.__wsMessages]")
+    await page.evaluate(
+        "window.dispatchEvent(new Event('offline')); window.dispatchEvent(new Event('online'))"
+    )
+    await page.wait_for_function(
+        "([opened, seen]) => window.__wsOpen > opened && window.__wsMessages > seen",
+        arg=before,
+        timeout=ACTION_TIMEOUT_MS,
+    )
+    await wait_live(page)
+
+
 async def phone_joins(context: BrowserContext, code: str, name: str) -> Page:
     phone = await context.new_page()
     await phone.goto(f"/j/{code}")
     await expect(phone).to_have_url(re.compile(rf"/e/{code}$"))
+    await wait_live(phone)
     await phone.fill("#guest-name", name)
+    # A reconnection's first message repeats the question the page shows: the form stays as
+    # the person left it (their name typed), not swapped for a fresh one.
+    await reconnect(phone)
+    await expect(phone.locator("#guest-name")).to_have_value(name)
     async with phone.expect_navigation(url=re.compile(rf"/e/{code}$")):
         await phone.get_by_role("button", name="Join as guest").click()
     await wait_live(phone)
