@@ -286,3 +286,13 @@ async def test_the_scheduler_retries_through_a_database_outage_then_works_again(
     wait = await scheduler._round()
     assert 0 < wait <= 3
     assert "scheduler: working again" in [r.message for r in caplog.records]
+
+
+def test_docs_state_the_schedulers_timings() -> None:
+    """docs/live.md says how soon other processes hear of a schedule and how often the
+    scheduler retries through an outage: the constants it names."""
+    from pathlib import Path
+
+    text = " ".join(Path(__file__).parent.parent.joinpath("docs", "live.md").read_text().split())
+    assert f"every {schedule.RESCAN_S:g} s, to hear of schedules set on other processes" in text
+    assert f"the timer retries every {schedule.RETRY_S:g} s" in text
