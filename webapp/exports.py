@@ -30,7 +30,7 @@ class ExportedOption:
 
 
 @dataclass
-class BallotCounts:
+class ExportBallots:
     """Ballots by how their voter got in: a signed-in account, a guest, an invite code."""
 
     account: int
@@ -54,7 +54,7 @@ class PollExport:
     voters: int
     total_votes: int
     options: list[ExportedOption]
-    ballots: BallotCounts
+    ballots: ExportBallots
     exported_at: datetime
 
 
@@ -105,7 +105,7 @@ async def export_poll(poll_id: int, user_id: int) -> PollExport:
         voters=voters,
         total_votes=sum(option.votes for option in options),
         options=options,
-        ballots=BallotCounts(
+        ballots=ExportBallots(
             **{kind.value: int(counted[f"ballots_{kind.value}"]) for kind in BallotKind}
         ),
         exported_at=now,

@@ -443,3 +443,31 @@ async def test_a_countdown_sets_the_current_questions_closes_at(
     current = (await response.get_json())["questions"][0]
     closes_at = datetime.fromisoformat(current["closes_at"])
     assert before + timedelta(seconds=29) < closes_at < datetime.now(UTC) + timedelta(seconds=31)
+
+
+def _answer(spec: dict[str, Any], path: str) -> dict[str, Any]:
+    """The schema a GET's 200 answers with (inline, or the component it names)."""
+    content = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    return _component(spec, content["schema"])
+
+
+def _component(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" not in schema:
+        return schema
+    return dict(spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
+
+
+async def test_the_export_schemas_do_not_replace_the_integrity_reports(
+    client: TestClientProtocol,
+) -> None:
+    """Two models of one name share one OpenAPI component, and one of them is then described
+    wrongly (the export's ballots by kind once replaced the integrity report's)."""
+    spec = await (await client.get("/openapi.json")).get_json()
+    exported = _answer(spec, f"{EVENTS}/{{event_id}}/results-export")
+    question = _component(spec, exported["properties"]["questions"]["items"])
+    poll = _component(spec, question["properties"]["poll"])
+    ballots = _component(spec, poll["properties"]["ballots"])
+    assert set(ballots["required"]) == {"account", "guest", "code"}
+    report = _answer(spec, "/api/v1/polls/{poll_id}/integrity")
+    integrity = _component(spec, report["properties"]["ballots"])
+    assert "total" in integrity["properties"] and "account" not in integrity["properties"]
