@@ -377,3 +377,21 @@ async def test_an_export_while_votes_arrive_is_consistent_in_itself(
         assert export["ballots"]["account"] == export["voters"] == export["total_votes"]
     assert [e["seq"] for e in seen] == sorted(e["seq"] for e in seen)
     assert seen[-1]["voters"] == 12 and [o["votes"] for o in seen[-1]["options"]] == [4, 4, 4]
+
+
+async def test_the_export_schema_is_its_own_in_the_openapi_document(client: Client) -> None:
+    """Components are named by class: the export's ballots must not share a name (and so a
+    schema) with the integrity report's."""
+    spec = await (await client.get("/openapi.json")).get_json()
+    schemas = spec["components"]["schemas"]
+
+    def ballots_of(path: str) -> set[str]:
+        ok = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        name = ok["schema"]["properties"]["ballots"]["$ref"].rsplit("/", 1)[1]
+        return set(schemas[name]["properties"])
+
+    assert ballots_of("/api/v1/polls/{poll_id}/export") == {"account", "guest", "code"}
+    report = {"accounts", "guests", "codes", "total"}
+    assert ballots_of("/api/v1/polls/{poll_id}/integrity") == report
+    csv_ok = spec["paths"]["/api/v1/polls/{poll_id}/export.csv"]["get"]["responses"]["200"]
+    assert list(csv_ok["content"]) == ["text/csv"]
