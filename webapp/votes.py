@@ -55,10 +55,14 @@ log = logging.getLogger(__name__)
 _POLL = ", ".join(f"p.{name}" for name in POLL_NAMES)
 # A row per option and voter who chose it (one with chooser null when none of these voters
 # did): the poll's columns, the option's count, and the chooser. Voters go in the IN list.
+# The window of the event the poll is a question of, if any (#14), comes in the same
+# statement: a poll is in at most one event (a unique index), so no row is repeated.
 LOCKED_SQL = (
-    f'SELECT {_POLL}, {OPTION_COLUMNS}, v."user" AS chooser'
+    f'SELECT {_POLL}, {OPTION_COLUMNS}, v."user" AS chooser,'
+    " e.opens_at AS event_opens_at, e.closes_at AS event_closes_at"
     " FROM poll p JOIN poll_option o ON o.poll = p.id"
     ' LEFT JOIN vote v ON v."option" = o.id AND v."user" IN ({voters})'
+    " LEFT JOIN event_question q ON q.poll = p.id LEFT JOIN event e ON e.id = q.event"
     ' WHERE p.id = {{}} ORDER BY o."position"'
 )
 # SQLite's IMMEDIATE transaction already holds the write lock; PostgreSQL locks the poll's row
@@ -176,6 +180,8 @@ class Locked:
     poll: dict[str, Any]
     counts: Tally
     mine: dict[int, list[int]]  # voter -> their options in this poll
+    # The window of the poll's event, if it is a question of one: (opens_at, closes_at).
+    event_window: tuple[datetime | None, datetime | None] = (None, None)
 
     def has_option(self, option_id: int) -> bool:
         return any(option_id == option for option, _, _ in self.counts.options)
@@ -201,7 +207,17 @@ async def _lock(poll_id: int, user_ids: list[int]) -> Locked | None:
     for row in rows:
         if row["chooser"] is not None:
             mine.setdefault(row["chooser"], []).append(row["option_id"])
-    return Locked(poll, tally_of(poll, options), mine)
+    window = (_instant(rows[0]["event_opens_at"]), _instant(rows[0]["event_closes_at"]))
+    return Locked(poll, tally_of(poll, options), mine, window)
+
+
+def _instant(value: Any) -> datetime | None:
+    """A timestamp of the joined event (SQLite may give its text form)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # stored in UTC (webapp/events.py)
+    return value
 
 
 def _check_open(locked: Locked | None, user_id: int) -> Locked:
@@ -221,6 +237,15 @@ def _check_open(locked: Locked | None, user_id: int) -> Locked:
     opens = poll["opens_at"]
     if opens is not None and opens > now:
         raise Conflict(f"This poll opens for votes at {opens.isoformat(timespec='seconds')}.")
+    # The event's window holds whatever the question's own schedule says (its owner may have
+    # reopened it or moved its times since): webapp/events.py also schedules the questions
+    # to it, so that pages show it and the scheduler closes them live.
+    event_opens, event_closes = locked.event_window
+    if event_closes is not None and event_closes <= now:
+        raise Conflict("This poll's event has closed: it takes no more votes.")
+    if event_opens is not None and event_opens > now:
+        when = event_opens.isoformat(timespec="seconds")
+        raise Conflict(f"This poll's event opens for votes at {when}.")
     return locked
 
 

@@ -471,3 +471,46 @@ async def test_the_export_schemas_do_not_replace_the_integrity_reports(
     report = _answer(spec, "/api/v1/polls/{poll_id}/integrity")
     integrity = _component(spec, report["properties"]["ballots"])
     assert "total" in integrity["properties"] and "account" not in integrity["properties"]
+
+
+async def test_no_vote_outside_the_event_window_whatever_the_question_says(
+    client: TestClientProtocol, make_member: MakeMember, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vote path judges the event's window itself: the owner taking a question's own
+    schedule off (or reopening it after the event closed) lets no vote in outside it."""
+    from datetime import timedelta
+
+    from tests import clocks
+    from tests.helpers import vote, vote_rows, withdraw
+
+    fake = clocks.install(monkeypatch)
+    alice, bob, carol = [await make_member(name) for name in ("alice", "bob", "carol")]
+    opens, closes = clocks.T0 + timedelta(hours=1), clocks.T0 + timedelta(hours=2)
+    event = await make_event(
+        client, alice, opens_at=opens.isoformat(), closes_at=closes.isoformat()
+    )
+    event = await add_new_question(client, alice, event["id"], "Ready?")
+    poll_id = event["questions"][0]["poll_id"]
+    cleared = await client.patch(
+        f"/api/v1/polls/{poll_id}",
+        json={"opens_at": None, "closes_at": None},
+        headers=alice.auth,
+    )
+    assert cleared.status_code == 200, await cleared.get_data(as_text=True)
+    poll = await cleared.get_json()
+    assert poll["opens_at"] is None and poll["closes_at"] is None
+    option = poll["options"][0]["id"]
+
+    early = await vote(client, bob, poll_id, option)
+    await assert_problem(early, 409)
+    assert "event opens" in (await early.get_json())["detail"]
+
+    fake.move(90 * 60)
+    assert (await vote(client, bob, poll_id, option)).status_code == 201
+
+    fake.move(31 * 60)
+    late = await vote(client, carol, poll_id, option)
+    await assert_problem(late, 409)
+    assert "event has closed" in (await late.get_json())["detail"]
+    await assert_problem(await withdraw(client, bob, poll_id), 409)
+    assert [row["user"] for row in await vote_rows(poll_id)] == [bob.id]
