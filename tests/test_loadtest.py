@@ -341,3 +341,113 @@ def test_transport_errors_are_named_by_kind() -> None:
     assert transport_kind(httpx.RemoteProtocolError("closed")) == "connection closed"
     assert transport_kind(httpx.ReadError("reset")) == "read error"
     assert transport_kind(httpx.WriteError("broken pipe")) == "write error"
+
+
+# --- the viewers' connections -----------------------------------------------------------------
+
+
+def test_a_viewer_follows_no_redirect_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WebSocket answered with a redirect elsewhere fails as such, with the proxy settings
+    of the environment ignored: neither the other address nor the proxy hears from it."""
+    from webapp.loadtest.viewers import Crowd, watch
+
+    async def scenario(elsewhere: int) -> Crowd:
+        async def redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 307 Temporary Redirect\r\n"
+                + f"Location: ws://127.0.0.1:{elsewhere}/api/v1/polls/1/live\r\n".encode()
+                + b"Content-Length: 0\r\n\r\n"
+            )
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(redirect, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        crowd = Crowd(expected=1)
+        async with server:
+            deadline = asyncio.get_running_loop().time() + 20
+            url = f"ws://127.0.0.1:{port}/api/v1/polls/1/live"
+            await watch(crowd, 0, url, True, asyncio.Semaphore(1), deadline)
+        return crowd
+
+    with listening() as (other, other_port), listening() as (proxy, proxy_port):
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("http_proxy", "https_proxy", "all_proxy", "ws_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{proxy_port}")
+        crowd = asyncio.run(scenario(other_port))
+        assert crowd.failed == {"http 307": 1} and crowd.connected == 0
+        assert crowd.settled.is_set()
+        assert nobody_connected(other) and nobody_connected(proxy)
+
+
+def test_a_server_that_never_answers_holds_the_viewers_only_until_the_deadline() -> None:
+    from webapp.loadtest.viewers import Crowd, watch
+
+    async def scenario(port: int) -> Crowd:
+        crowd = Crowd(expected=2)
+        deadline = asyncio.get_running_loop().time() + 0.5
+        url = f"ws://127.0.0.1:{port}/api/v1/polls/1/live"
+        gate = asyncio.Semaphore(1)  # the second waits for the first: the deadline holds both
+        # Within 20 s, while each connection's own handshake timeout is 30 s.
+        async with asyncio.timeout(20):
+            await asyncio.gather(*(watch(crowd, n, url, False, gate, deadline) for n in (0, 1)))
+        return crowd
+
+    with listening() as (_, port):  # connections wait in its backlog, never answered
+        crowd = asyncio.run(scenario(port))
+    assert crowd.failed == {"timeout": 2} and crowd.settled.is_set()
+
+
+def test_a_viewer_is_ready_only_once_it_has_its_first_results() -> None:
+    """Until its first results message a connected viewer is not in the floor, so the run
+    must not start voting: the child reports ready once every viewer has had one."""
+    from websockets.asyncio.server import ServerConnection, serve
+
+    from webapp.loadtest.viewers import Crowd, watch
+
+    class Heard(Crowd):
+        """A viewer's crowd that says when it has counted a message."""
+
+        heard: asyncio.Event
+
+        def __setattr__(self, name: str, value: object) -> None:
+            super().__setattr__(name, value)
+            if name == "messages" and value:
+                self.heard.set()
+
+    async def scenario() -> tuple[tuple[int, bool, int | None], Crowd]:
+        release = asyncio.Event()
+
+        async def live(ws: ServerConnection) -> None:
+            await ws.send('{"type":"heartbeat","interval_ms":5000}')
+            await release.wait()
+            await ws.send('{"type":"results","poll_id":1,"seq":7}')
+            await ws.wait_closed()
+
+        crowd = Heard(expected=1)
+        crowd.heard = asyncio.Event()
+        async with serve(live, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            deadline = asyncio.get_running_loop().time() + 20
+            url = f"ws://127.0.0.1:{port}/api/v1/polls/1/live"
+            viewer = asyncio.create_task(
+                watch(crowd, 0, url, False, asyncio.Semaphore(1), deadline)
+            )
+            async with asyncio.timeout(10):
+                await crowd.heard.wait()  # connected, and heard from
+            before = (crowd.connected, crowd.settled.is_set(), crowd.floor.value)
+            release.set()
+            async with asyncio.timeout(10):
+                await crowd.settled.wait()
+            crowd.stopping = True
+            await asyncio.gather(*(ws.close() for ws in list(crowd.sockets)))
+            async with asyncio.timeout(10):
+                await viewer
+        return before, crowd
+
+    before, crowd = asyncio.run(scenario())
+    assert before == (1, False, None)  # connected, heard from, but not ready
+    assert crowd.settled.is_set() and crowd.floor.rises == [] and crowd.messages == 2
+    assert crowd.closed == {} and crowd.failed == {}

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from webapp.loadtest.viewers import OPENING_S
+
 STOP_TIMEOUT_S = 30.0
 
 
@@ -105,8 +107,12 @@ class Crowd:
             self.children.append(child)
             first += count
 
-    async def wait_ready(self) -> None:
-        await asyncio.gather(*(child.ready.wait() for child in self.children))
+    async def wait_ready(self, within: float = OPENING_S + STOP_TIMEOUT_S) -> None:
+        """Until every child reported its viewers open (each does by its OPENING_S), or
+        `within` seconds: then the run goes on with the viewers reported so far."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await asyncio.gather(*(child.ready.wait() for child in self.children))
 
     async def until(self, condition: Callable[[], bool], within: float) -> bool:
         """Wait (at most `within` s) until `condition()` holds after some child's report."""

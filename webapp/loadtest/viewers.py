@@ -27,6 +27,10 @@ from typing import Any
 from webapp.loadtest.stats import Floor
 
 REPORT_EVERY_S = 0.5
+# The longest the viewers take to open: one still connecting, or still without its first
+# message, then is a failure ("timeout") or is left out of the ready report, so a server
+# that accepts connections and never answers cannot hold a run (whatever --batch is).
+OPENING_S = 120.0
 RESULTS_PREFIX = '{"type":"results"'
 SEQ_KEY = '"seq":'
 
@@ -81,10 +85,14 @@ class Crowd:
     sent_rises: int = 0
     sockets: set[Any] = field(default_factory=set)
     expected: int = 0
+    opened: int = 0  # viewers that had their first message, failed, or closed before it
     settled: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def attempted(self) -> None:
-        if self.connected + sum(self.failed.values()) >= self.expected:
+    def attempted(self, done: int = 1) -> None:
+        """`done` more viewers are past their opening: failed, or with their first message
+        (until then a viewer is not in the floor, and a vote could pass it unmeasured)."""
+        self.opened += done
+        if self.opened >= self.expected:
             self.settled.set()
 
     def report(self, kind: str) -> dict[str, Any]:
@@ -116,14 +124,20 @@ def _connector() -> Any:
 
 
 async def watch(
-    crowd: Crowd, viewer: int, url: str, deflate: bool, gate: asyncio.Semaphore
+    crowd: Crowd,
+    viewer: int,
+    url: str,
+    deflate: bool,
+    gate: asyncio.Semaphore,
+    deadline: float,
 ) -> None:
-    """One viewer: connect (at most `gate`'s count at once), then note every results seq."""
+    """One viewer: connect (at most `gate`'s count at once, by the loop's time `deadline`),
+    then note every results seq."""
     from websockets.exceptions import ConnectionClosed
 
     connect = _connector()
     try:
-        async with gate:
+        async with asyncio.timeout_at(deadline), gate:
             ws = await connect(
                 url,
                 compression="deflate" if deflate else None,
@@ -140,17 +154,22 @@ async def watch(
         crowd.attempted()
         return
     crowd.connected += 1
-    crowd.attempted()
     crowd.sockets.add(ws)
+    greeted = False
     try:
         async for message in ws:
             crowd.messages += 1
             seq = seq_of(message)
             if seq is not None:
                 crowd.floor.seen(viewer, seq, time.monotonic())
+                if not greeted:
+                    greeted = True
+                    crowd.attempted()
     except ConnectionClosed:
         pass
     finally:
+        if not greeted:
+            crowd.attempted()
         crowd.sockets.discard(ws)
         crowd.floor.drop(viewer, time.monotonic())
         if not crowd.stopping:
@@ -169,16 +188,21 @@ async def serve_orders() -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     orders = json.loads(await reader.readline())
     crowd = Crowd(expected=int(orders["count"]))
-    crowd.attempted()  # none to open: settled at once
+    crowd.attempted(0)  # none to open: settled at once
     gate = asyncio.Semaphore(int(orders["batch"]))
     first = int(orders["first"])
+    deadline = loop.time() + OPENING_S
     viewers = [
-        asyncio.create_task(watch(crowd, first + n, orders["url"], bool(orders["deflate"]), gate))
+        asyncio.create_task(
+            watch(crowd, first + n, orders["url"], bool(orders["deflate"]), gate, deadline)
+        )
         for n in range(int(orders["count"]))
     ]
 
     async def ready() -> None:
-        await crowd.settled.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                await crowd.settled.wait()
         emit(crowd.report("ready"))
 
     async def status() -> None:
