@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -142,10 +143,13 @@ def test_refusals_exit_2_with_a_message_and_connect_nowhere(
 
 def test_a_redirect_is_not_followed() -> None:
     """A deployment that answers with a redirect elsewhere: the run stops, says so, and the
-    other address never hears from it."""
+    other address never hears from it, nor the proxy the environment names."""
 
     async def scenario() -> tuple[int, str, bool]:
-        with listening() as (elsewhere, other_port):
+        with listening() as (elsewhere, other_port), listening() as (proxy, proxy_port):
+            env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+            for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+                env[name] = f"http://127.0.0.1:{proxy_port}"
 
             async def redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
                 await reader.readuntil(b"\r\n\r\n")
@@ -172,12 +176,14 @@ def test_a_redirect_is_not_followed() -> None:
                     "1",
                     "--duration",
                     "1",
+                    env=env,
                     stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.PIPE,
                 )
                 _, err = await asyncio.wait_for(process.communicate(), 60)
             assert process.returncode is not None
-            return process.returncode, err.decode(), nobody_connected(elsewhere)
+            untouched = nobody_connected(elsewhere) and nobody_connected(proxy)
+            return process.returncode, err.decode(), untouched
 
     status, err, untouched = asyncio.run(scenario())
     assert status == 1
