@@ -33,7 +33,6 @@ from webapp.tables import Event, EventMode, EventQuestion, Poll
 EVENT_CODE_LENGTH = polls.JOIN_LENGTH + 1
 # A reorder first moves every position up by this much, out of the way of the final ones,
 # so that the unique (event, position) index holds after each statement.
-_SHIFT = 10 * MAX_QUESTIONS
 
 
 @dataclass
@@ -424,10 +423,16 @@ async def reorder(event_id: int, user_id: int, poll_ids: list[int]) -> EventView
     """Put the questions in this order; every question must be named once."""
     async with write_transaction(("event", event_id)):
         await _lock(event_id, user_id)
-        rows = await EventQuestion.select(EventQuestion.poll).where(EventQuestion.event == event_id)
+        rows = await EventQuestion.select(EventQuestion.poll, EventQuestion.position).where(
+            EventQuestion.event == event_id
+        )
         if sorted(row["poll"] for row in rows) != sorted(poll_ids):
             raise Conflict("Name every question of the event once, in the new order.")
-        await EventQuestion.update({EventQuestion.position: EventQuestion.position + _SHIFT}).where(
+        # Out of the way first, above every position (old and new: n questions hold n
+        # distinct positions, so the highest is at least n - 1), or the unique index on
+        # (event, position) refuses a step.
+        shift = max((row["position"] for row in rows), default=0) + 1
+        await EventQuestion.update({EventQuestion.position: EventQuestion.position + shift}).where(
             EventQuestion.event == event_id
         )
         for position, poll_id in enumerate(poll_ids):

@@ -53,15 +53,24 @@ def _timestamp_text(value: object) -> object:
     return value
 
 
+# The years a schedule may name, as written (the schema's pattern says the same): PostgreSQL
+# keeps the edges of datetime's range as +-infinity, which come back without an offset.
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+
 def _utc(value: datetime | None) -> datetime | None:
-    try:
-        return value.astimezone(UTC) if value is not None else None
-    except OverflowError:  # 0001-01-01T00:00:00+05:00 has no UTC time
-        raise ValueError("is out of range once in UTC") from None
+    if value is None:
+        return None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"should be a time in the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value.astimezone(UTC)
 
 
 SCHEDULE_SCHEMA = {
-    "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+    "anyOf": [
+        {"type": "string", "format": "date-time", "pattern": "^2[0-9]{3}-"},
+        {"type": "null"},
+    ],
     "description": "RFC 3339 with an offset; null: none (on an edit, clears it).",
 }
 # When voting opens or closes: strict about the form (text with an offset), stored in UTC.

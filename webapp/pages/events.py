@@ -14,7 +14,7 @@ from webapp import event_exports, events, polls
 from webapp.accounts import Account
 from webapp.callers import session_account
 from webapp.clients import limit
-from webapp.errors import Conflict, Invalid, NotFound
+from webapp.errors import Conflict, Forbidden, Invalid, NotFound
 from webapp.events import EventView
 from webapp.inputs.events import EventCreate, EventUpdate
 from webapp.inputs.polls import PollCreate
@@ -23,6 +23,7 @@ from webapp.pages.forms import form_number, validate
 from webapp.pages.polls import require_member
 from webapp.pages.present import qr_svg
 from webapp.polls import PollChanges
+from webapp.routing import MAX_ID
 
 blueprint = Blueprint("events", __name__)
 
@@ -115,6 +116,8 @@ async def add_question(event_id: int) -> Any:
     me, _event = await _owned(event_id)
     form = await request.form
     existing = form_number(form.get("poll_id", ""))
+    if existing is not None and existing > MAX_ID:  # no such poll: as the domain says it
+        raise Forbidden(f"Poll {existing} is not one of your polls.")
     if existing is not None:
         await events.add_question(event_id, me.id, existing)
         return _back(event_id)
