@@ -38,6 +38,23 @@ async def test_every_viewer_gets_heartbeats_after_its_snapshot(patches: str) -> 
         assert times == sorted(times) and len(set(times)) == 3
 
 
+async def test_a_viewer_gets_a_fresh_heartbeat_right_after_its_snapshot() -> None:
+    """Not at the next round (a minute away here): the snapshot a late joiner gets may be old,
+    and a page sets its clock, a countdown's with it, by the last server_time it received."""
+    async with running_server({"LIVEPOLLS_HEARTBEAT_S": "60"}) as server:
+        async with api_for(server) as api:
+            poll = await api.poll(await api.user())
+        async with watch(server, poll["id"]) as early:
+            await next_of(early, "results")
+            joined = datetime.now(UTC)
+            async with watch(server, poll["id"]) as late:
+                await next_of(late, "results")
+                beat = await next_of(late, "heartbeat", 10)
+    assert beat["interval_ms"] == 60_000
+    # Stamped as it went out, not when the poll's snapshot was built for the first viewer.
+    assert datetime.fromisoformat(beat["server_time"]) >= joined - timedelta(seconds=1)
+
+
 async def test_the_page_stream_gets_the_heartbeat_element_and_the_page_its_interval() -> None:
     async with running_server({"LIVEPOLLS_HEARTBEAT_S": HEARTBEAT_S}) as server:
         async with api_for(server) as api:

@@ -161,6 +161,7 @@ class Hub:
         self._channels: dict[int, PollChannel] = {}
         self._closing: int | None = None
         self._heartbeats: asyncio.Task[None] | None = None
+        self._heartbeat_s = 0.0  # while heartbeats go out: their interval
         self._reading: set[int] = set()  # polls kept for reads
 
     def current(self, poll_id: int) -> Snapshot | None:
@@ -257,6 +258,12 @@ class Hub:
                     channel.snapshot = snapshot
                     channel.reflected = heard
                 self._deliver_to(viewer, snapshot, poll_changed=False)
+                if self._heartbeat_s > 0:
+                    # At once, not at the next round: the snapshot may be held from long ago,
+                    # and a page sets its clock by the server_time of what it last received
+                    # (a countdown must not be minutes off for whoever joins late).
+                    beat = self._messages.heartbeat(fmt, self._heartbeat_s)
+                    viewer.offer(HEARTBEAT, beat)
             self._schedule(poll_id, channel)
             while True:
                 await viewer.wake.wait()
@@ -306,6 +313,7 @@ class Hub:
         started with the app: browsers hide WebSocket pings from pages, so this is how a page
         tells a connection that silently stopped carrying packets from a quiet poll."""
         if self._heartbeats is None and interval_s > 0:
+            self._heartbeat_s = interval_s
             self._heartbeats = asyncio.create_task(
                 self._beat(interval_s), context=contextvars.Context()
             )
@@ -316,6 +324,7 @@ class Hub:
 
     async def stop_heartbeats(self) -> None:
         task, self._heartbeats = self._heartbeats, None
+        self._heartbeat_s = 0.0
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
