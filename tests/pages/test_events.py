@@ -4,12 +4,13 @@ screen and the remote, and who may use them."""
 from __future__ import annotations
 
 import re
+import urllib.parse
 from urllib.parse import urlencode
 
 from quart import Quart
 
-from tests.pages.helpers import Browser, path_of, signed_up
-from webapp.tables import Event, EventQuestion, Poll
+from tests.pages.helpers import Browser, Page, path_of, signed_up
+from webapp.tables import Event, EventQuestion, Poll, Vote
 
 
 async def new_event(owner: Browser, title: str = "Keynote", mode: str = "presenter") -> int:
@@ -32,6 +33,15 @@ async def code_of(event_id: int) -> str:
     row = await Event.select(Event.join_code).where(Event.id == event_id).first()
     assert row is not None
     return str(row["join_code"])
+
+
+def votes_for(page: Page, poll_id: int, back: str) -> bool:
+    """The page has this poll's vote forms, which bring a plain form back to `back`."""
+    forms = page.dom.find_all("form", data_tap="vote")
+    return bool(forms) and all(
+        urllib.parse.unquote(form.attrs["action"]) == f"/polls/{poll_id}/vote?next={back}"
+        for form in forms
+    )
 
 
 async def test_create_an_event_and_add_questions(app: Quart) -> None:
@@ -118,8 +128,31 @@ async def test_the_audience_page_shows_the_current_question_without_javascript(
     assert shown.dom.get("event-current").attrs["data-current-poll"] == str(first)
     assert "Tea or coffee?" in shown.dom.get("event-current").text
     # The vote forms are the poll's own: a guest joins and votes as on a poll page.
-    assert shown.dom.find("form", action=f"/polls/{first}/vote") is not None
+    assert votes_for(shown, first, f"/e/{code}")
     assert shown.dom.get("vote") is not None and shown.dom.get("results") is not None
+
+
+async def test_a_vote_without_javascript_comes_back_to_the_event(app: Quart) -> None:
+    owner = await signed_up(app, "Speaker")
+    event_id = await new_event(owner)
+    poll_id = await add_question(owner, event_id, "Tea or coffee?")
+    await owner.post(f"/events/{event_id}/current", {"poll_id": str(poll_id)})
+    code = await code_of(event_id)
+    phone = Browser(app, "192.0.2.52")
+    await phone.get(f"/e/{code}")
+    joined = await phone.post(f"/guest?{urlencode({'next': f'/e/{code}'})}", {"name": "Gus"})
+    assert joined.status == 303 and path_of(joined.location) == f"/e/{code}"
+
+    page = await phone.get(f"/e/{code}")
+    form = page.dom.find("form", data_tap="vote")
+    assert form is not None
+    fields = {i.attrs["name"]: i.attrs.get("value", "") for i in form.find_all("input")}
+    voted = await phone.post(form.attrs["action"], fields)
+
+    assert voted.status == 303 and voted.location.endswith(f"/e/{code}")
+    assert await Vote.count().where(Vote.poll == poll_id) == 1
+    shown = await phone.get(voted.location)
+    assert shown.dom.find("button", aria_pressed="true") is not None
 
 
 async def test_self_paced_audience_move_on_their_own(app: Quart) -> None:
@@ -132,12 +165,12 @@ async def test_self_paced_audience_move_on_their_own(app: Quart) -> None:
 
     page = await phone.get(f"/e/{code}")
     assert "First?" in page.dom.get("event-current").text
-    assert page.dom.find("form", action=f"/polls/{first}/vote") is not None
+    assert votes_for(page, first, f"/e/{code}")
     following = page.dom.find("a", rel="next")
     assert following is not None
     page = await phone.get(following.attrs["href"])
     assert "Second?" in page.dom.get("event-current").text
-    assert page.dom.find("form", action=f"/polls/{second}/vote") is not None
+    assert votes_for(page, second, f"/e/{code}?q=2")
     assert page.dom.find("a", rel="next") is None and page.dom.find("a", rel="prev") is not None
     done = await phone.get(f"/e/{code}?{urlencode({'q': '9'})}")
     assert "last question" in done.text

@@ -27,7 +27,14 @@ from webapp.clients import limit
 from webapp.errors import Conflict, DomainError, Forbidden, Invalid
 from webapp.idempotency import Claim, KeyInFlight, Outcome
 from webapp.inputs.polls import MAX_OPTIONS, PollCreate, PollUpdate
-from webapp.pages.forms import back_to_poll, form_number, is_htmx, retry_headers, validate
+from webapp.pages.forms import (
+    back_to_poll,
+    form_number,
+    is_htmx,
+    retry_headers,
+    safe_next,
+    validate,
+)
 from webapp.pages.session import SignInRequired
 from webapp.polls import PollChanges, PollView
 
@@ -279,7 +286,8 @@ async def _after_vote(poll_id: int, me: Account, error: DomainError | None = Non
     if error is not None and not is_htmx():
         return await poll_page(poll_id, error)
     if not is_htmx():
-        return back_to_poll(poll_id)
+        # Back where the form was, when it says (an event's audience page: /e/CODE).
+        return redirect(safe_next(url_for("polls.show_poll", poll_id=poll_id)), 303)
     seen = await polls.seen_by(poll_id, me.id)
     vote_block = await render_template(
         "_partials/vote.html", poll=seen.poll, mine=seen.mine, error=error.detail if error else None
