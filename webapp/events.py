@@ -566,9 +566,11 @@ async def start_countdown(event_id: int, user_id: int, seconds: int) -> EventVie
 
 
 async def reset_current(event_id: int, user_id: int) -> EventView:
-    """The current question's results back to zero (webapp.polls.reset_results)."""
+    """The current question's results back to zero (webapp.polls.reset_results), then a new
+    event message: every phone fetches its voting block afresh (their choices are gone)."""
     event = await owned_event(event_id, user_id)
     if event.current_poll_id is None:
         raise Conflict("No question is current: move to one first.")
     await polls.reset_results(event.current_poll_id, user_id)
+    await touch(event_id)
     return event

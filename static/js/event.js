@@ -54,12 +54,15 @@
   }
 
   // The event's message carries a voting block that fetches this viewer's own; swap it in
-  // only when the question changed. The page already shows the current question's block when
-  // a (re)connection's first message repeats it: swapping it again would throw away what the
-  // person was doing (a guest name half typed), and changes within a question come with its
-  // status line (static/js/app.js). The big screen and the remote keep their hidden stub.
+  // only when the event changed (another question, or the presenter reset this one's votes:
+  // the event's seq moved on). A (re)connection's first message repeats what the page
+  // already shows: swapping it again would throw away what the person was doing (a guest
+  // name half typed); changes within a question come with its status line
+  // (static/js/app.js). The big screen and the remote keep their hidden stub.
   var eventCurrent = document.getElementById("event-current");
-  var shownPoll = eventCurrent && eventCurrent.getAttribute("data-current-poll");
+  var shown = eventCurrent
+    ? eventCurrent.getAttribute("data-current-poll") + "@" + eventCurrent.getAttribute("data-seq")
+    : null;
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail && event.detail.target;
     if (!target || target.id !== "vote") return;
@@ -67,11 +70,12 @@
     var incoming = fragment && fragment.firstElementChild;
     var poll = incoming && incoming.getAttribute("data-poll-id");
     if (poll === null || poll === undefined) return; // not the event's placeholder
-    if (target.hasAttribute("hidden") || poll === shownPoll) {
+    var key = poll + "@" + incoming.getAttribute("data-event-seq");
+    if (target.hasAttribute("hidden") || key === shown) {
       event.detail.shouldSwap = false;
       return;
     }
-    shownPoll = poll;
+    shown = key;
   });
 
   document.addEventListener("livepolls:message", fresh);

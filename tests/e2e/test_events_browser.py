@@ -224,6 +224,9 @@ async def _scenario(
     await remote_press(remote, "control-reset")
     for page in (screen, remote, *phones):
         await expect(page.locator("#results .totals")).to_contain_text("0 votes from 0 voters")
+    for phone in phones:  # their choices went with the votes
+        await expect(phone.locator("#vote .choice[aria-pressed=true]")).to_have_count(0)
+        await expect(phone.locator("#vote .choice").first).to_be_visible()
 
     # Self-paced: the phone moves through the questions on its own.
     await manage.goto(f"/events/{event_id}")

@@ -263,6 +263,12 @@ async def test_countdown_and_reset_from_the_remote(app: Quart) -> None:
     await voter.vote(poll_id, (await option_ids(poll_id))[0])
     assert (await owner.post(f"/events/{event_id}/reset", {})).status == 422
     assert await Poll.exists().where(Poll.id == poll_id, Poll.voters == 1)
+    before = await Event.select(Event.seq).where(Event.id == event_id).first()
     page = await owner.post(f"/events/{event_id}/reset", {"confirm": "yes", "return_to": "remote"})
     assert page.status == 303
     assert await Poll.exists().where(Poll.id == poll_id, Poll.voters == 0)
+    # A new event message: phones fetch their voting blocks again (their choices are gone).
+    after = await Event.select(Event.seq).where(Event.id == event_id).first()
+    assert before is not None and after is not None and after["seq"] > before["seq"]
+    voted = await voter.get(f"/e/{await code_of(event_id)}")
+    assert voted.dom.find("button", aria_pressed="true") is None
