@@ -48,7 +48,7 @@ from webapp.results import (
     tally_of,
     visible_to,
 )
-from webapp.tables import Ballot, BallotKind, Poll, PollOption, Vote, Voting
+from webapp.tables import Ballot, BallotKind, EventMode, Poll, PollOption, Vote, Voting
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ _POLL = ", ".join(f"p.{name}" for name in POLL_NAMES)
 # statement: a poll is in at most one event (a unique index), so no row is repeated.
 LOCKED_SQL = (
     f'SELECT {_POLL}, {OPTION_COLUMNS}, v."user" AS chooser,'
-    " e.opens_at AS event_opens_at, e.closes_at AS event_closes_at"
+    " e.opens_at AS event_opens_at, e.closes_at AS event_closes_at,"
+    " e.mode AS event_mode, q.is_current AS event_current"
     " FROM poll p JOIN poll_option o ON o.poll = p.id"
     ' LEFT JOIN vote v ON v."option" = o.id AND v."user" IN ({voters})'
     " LEFT JOIN event_question q ON q.poll = p.id LEFT JOIN event e ON e.id = q.event"
@@ -182,6 +183,9 @@ class Locked:
     mine: dict[int, list[int]]  # voter -> their options in this poll
     # The window of the poll's event, if it is a question of one: (opens_at, closes_at).
     event_window: tuple[datetime | None, datetime | None] = (None, None)
+    # A question of a presenter-paced event that the presenter has not put up (or has moved
+    # on from): only the current question takes votes there.
+    waits_for_presenter: bool = False
 
     def has_option(self, option_id: int) -> bool:
         return any(option_id == option for option, _, _ in self.counts.options)
@@ -207,8 +211,10 @@ async def _lock(poll_id: int, user_ids: list[int]) -> Locked | None:
     for row in rows:
         if row["chooser"] is not None:
             mine.setdefault(row["chooser"], []).append(row["option_id"])
-    window = (_instant(rows[0]["event_opens_at"]), _instant(rows[0]["event_closes_at"]))
-    return Locked(poll, tally_of(poll, options), mine, window)
+    first = rows[0]
+    window = (_instant(first["event_opens_at"]), _instant(first["event_closes_at"]))
+    waits = first["event_mode"] == EventMode.presenter and not first["event_current"]
+    return Locked(poll, tally_of(poll, options), mine, window, waits)
 
 
 def _instant(value: Any) -> datetime | None:
@@ -246,6 +252,8 @@ def _check_open(locked: Locked | None, user_id: int) -> Locked:
     if event_opens is not None and event_opens > now:
         when = event_opens.isoformat(timespec="seconds")
         raise Conflict(f"This poll's event opens for votes at {when}.")
+    if locked.waits_for_presenter:
+        raise Conflict("This question is not on screen: the presenter's current one takes votes.")
     return locked
 
 

@@ -36,6 +36,14 @@ async def add_new_question(
     return dict(await response.get_json())
 
 
+async def put_up(client: TestClientProtocol, member: Member, event_id: int, poll_id: int) -> None:
+    """Make the question current: in a presenter-paced event only it takes votes."""
+    response = await client.put(
+        f"{EVENTS}/{event_id}/current", json={"poll_id": poll_id}, headers=member.auth
+    )
+    assert response.status_code == 200, await response.get_data(as_text=True)
+
+
 async def test_create_event_gives_a_join_code_unlike_any_polls(
     client: TestClientProtocol, make_member: MakeMember, make_poll: MakePoll
 ) -> None:
@@ -363,6 +371,7 @@ async def test_export_counts_every_question_and_names_no_voter(
     for text in ("One?", "Two?"):
         event = await add_new_question(client, alice, event["id"], text)
     first = event["questions"][0]["poll_id"]
+    await put_up(client, alice, event["id"], first)
     poll = await (await client.get(f"/api/v1/polls/{first}")).get_json()
     for voter in (bob, carol):
         assert (await vote(client, voter, first, poll["options"][0]["id"])).status_code == 201
@@ -399,6 +408,7 @@ async def test_the_event_window_holds_its_questions(
     )
     event = await add_new_question(client, alice, event["id"], "Later?")
     poll_id = event["questions"][0]["poll_id"]
+    await put_up(client, alice, event["id"], poll_id)
     poll = await (await client.get(f"/api/v1/polls/{poll_id}")).get_json()
     assert datetime.fromisoformat(poll["opens_at"]) == opens
     assert datetime.fromisoformat(poll["closes_at"]) == closes
@@ -491,6 +501,7 @@ async def test_no_vote_outside_the_event_window_whatever_the_question_says(
     )
     event = await add_new_question(client, alice, event["id"], "Ready?")
     poll_id = event["questions"][0]["poll_id"]
+    await put_up(client, alice, event["id"], poll_id)
     cleared = await client.patch(
         f"/api/v1/polls/{poll_id}",
         json={"opens_at": None, "closes_at": None},
@@ -514,3 +525,38 @@ async def test_no_vote_outside_the_event_window_whatever_the_question_says(
     assert "event has closed" in (await late.get_json())["detail"]
     await assert_problem(await withdraw(client, bob, poll_id), 409)
     assert [row["user"] for row in await vote_rows(poll_id)] == [bob.id]
+
+
+async def test_a_presenter_paced_event_takes_votes_on_its_current_question_only(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    """Upcoming questions (and those the presenter moved on from) take no votes or
+    withdrawals, whatever a client sends; self-paced events take them on every question."""
+    from tests.helpers import vote, vote_rows
+
+    alice, bob = await make_member("alice"), await make_member("bob")
+    event = await make_event(client, alice)
+    for text in ("One?", "Two?"):
+        event = await add_new_question(client, alice, event["id"], text)
+    one, two = (q["poll_id"] for q in event["questions"])
+    polls = [await (await client.get(f"/api/v1/polls/{p}")).get_json() for p in (one, two)]
+    a, b = (poll["options"][0]["id"] for poll in polls)
+
+    early = await vote(client, bob, one, a)  # nothing is current yet
+    await assert_problem(early, 409)
+    assert "not on screen" in (await early.get_json())["detail"]
+    await put_up(client, alice, event["id"], one)
+    assert (await vote(client, bob, one, a)).status_code == 201
+    await assert_problem(await vote(client, bob, two, b), 409)  # not yet up
+    await put_up(client, alice, event["id"], two)
+    assert (await vote(client, bob, two, b)).status_code == 201
+    await assert_problem(await vote(client, alice, one, a), 409)  # moved on from
+    withdrawn = await client.delete(f"/api/v1/polls/{one}/votes", headers=bob.auth)
+    await assert_problem(withdrawn, 409)
+    assert len(await vote_rows(one)) == 1 and len(await vote_rows(two)) == 1
+
+    response = await client.patch(
+        f"{EVENTS}/{event['id']}", json={"mode": "self_paced"}, headers=alice.auth
+    )
+    assert response.status_code == 200
+    assert (await vote(client, alice, one, a)).status_code == 201
