@@ -506,8 +506,9 @@ async def _apply_window(
     """Hold the event's questions to its window, through each poll's own schedule (which
     every vote is judged by, and the scheduler opens and closes polls at): a question opens
     no earlier than the event and closes no later. An end the event no longer has is taken
-    off the questions that had it from the event (`was`). No check on the vote path: a vote
-    costs no extra read for being in an event."""
+    off the questions that had it from the event (`was`); a question whose schedule cannot
+    fit is closed. The vote path also judges the event's window itself (webapp/votes.py):
+    this is for what pages show and for the scheduler to open and close them live."""
     event = await get_event(event_id, user_id)
     for question in event.questions:
         if only is not None and question.poll_id != only:
@@ -532,7 +533,13 @@ async def _apply_window(
         if new_closes != closes:
             changes["closes_at"] = new_closes
         if changes:
-            await polls.schedule_poll(question.poll_id, user_id, **changes)
+            try:
+                await polls.schedule_poll(question.poll_id, user_id, **changes)
+            except (Invalid, Conflict):
+                # Its own schedule cannot fit the event's window (the window has already
+                # closed, or closes before the question opens): it can take no vote in the
+                # event, so it closes, and the change already made to the event stands.
+                await polls.update_poll(question.poll_id, user_id, PollChanges(closed=True))
 
 
 def _window_ahead(closes_at: datetime | None) -> None:

@@ -79,3 +79,51 @@ async def test_an_out_of_range_poll_id_in_the_add_question_form_is_refused(app: 
 
     assert page.status == 403, page.text
     assert await EventQuestion.count() == 0
+
+
+async def test_a_question_whose_schedule_cannot_fit_the_event_window_is_closed(
+    client: TestClientProtocol, make_member: MakeMember, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event change that its questions' schedules cannot follow still stands, and those
+    questions close: no 422 for a change already made, and no vote outside the window."""
+    from datetime import timedelta
+
+    from tests import clocks
+    from tests.api.test_events import put_up
+    from tests.helpers import vote
+
+    fake = clocks.install(monkeypatch)
+    alice, bob = await make_member("alice"), await make_member("bob")
+    event = await make_event(
+        client, alice, closes_at=(clocks.T0 + timedelta(minutes=10)).isoformat()
+    )
+    fake.move(60 * 60)  # the event's window closed an hour ago
+    late = await client.post(
+        f"{EVENTS}/{event['id']}/polls",
+        json={"question": "Late?", "options": ["Yes", "No"], "is_published": True},
+        headers=alice.auth,
+    )
+    assert late.status_code == 201, await late.get_data(as_text=True)
+    poll_id = (await late.get_json())["questions"][-1]["poll_id"]
+    poll = await (await client.get(f"/api/v1/polls/{poll_id}")).get_json()
+    assert poll["state"] == "closed"
+    await put_up(client, alice, event["id"], poll_id)
+    assert (await vote(client, bob, poll_id, poll["options"][0]["id"])).status_code == 409
+
+    # A question that opens after the event's new close: the edit stands, the question closes.
+    other = await make_event(client, alice)
+    other = await add_new_question(client, alice, other["id"], "Tomorrow?")
+    later = other["questions"][0]["poll_id"]
+    opens = (clocks.T0 + timedelta(hours=3)).isoformat()
+    response = await client.patch(
+        f"/api/v1/polls/{later}", json={"opens_at": opens}, headers=alice.auth
+    )
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    closes = (clocks.T0 + timedelta(hours=2)).isoformat()
+    response = await client.patch(
+        f"{EVENTS}/{other['id']}", json={"closes_at": closes}, headers=alice.auth
+    )
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    assert (await response.get_json())["closes_at"] is not None
+    poll = await (await client.get(f"/api/v1/polls/{later}")).get_json()
+    assert poll["state"] == "closed"
