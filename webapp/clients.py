@@ -17,6 +17,7 @@ from werkzeug.sansio.response import Response
 from webapp import idempotency, keys, metrics, refusals, votes
 from webapp.accounts import Account
 from webapp.errors import TooManyRequests
+from webapp.responses import Change, one
 from webapp.results import Results
 from webapp.tables import BallotKind
 from webapp.votes import Voter
@@ -149,3 +150,18 @@ async def limit_sign_in(email: str) -> None:
     """Sign-in attempts, counted per address and per account before any password is hashed."""
     await limit("signin_address", client_key())
     await limit("signin_email", email.strip().lower())
+
+
+async def put_response(account: Account, poll_id: int, values: dict[str, object]) -> Change:
+    """Give or replace a one-response kind's response (a rating), after the vote limits."""
+    await _limit_votes(account, poll_id)
+    window = current_app.extensions["settings"].guest_network_window_s
+    change = await one.put_response(voter(account), poll_id, values, window)
+    if change.changed:
+        metrics.VOTES.inc()
+    return change
+
+
+async def withdraw_response(account: Account, poll_id: int) -> Change:
+    await _limit_votes(account, poll_id)
+    return await one.withdraw_response(voter(account), poll_id)

@@ -9,10 +9,13 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from webapp import clock, notices, schedule
+from webapp import clock, kinds, notices, schedule
 from webapp.db import is_postgres, shielded, write_transaction
 from webapp.errors import Conflict, Forbidden, Invalid, NotFound
 from webapp.inputs.polls import PollCreate, PollUpdate, voting_for
+from webapp.questions.kinds import CHOICE, WITH_OPTIONS, KindSettings, settings_of
+from webapp.questions.ranking import OPTIONS_MAX as RANKING_OPTIONS_MAX
+from webapp.questions.scale import Scale
 from webapp.results import (
     OPTION_COLUMNS,
     PollState,
@@ -28,7 +31,7 @@ from webapp.results import (
     visible_to,
     voted_in,
 )
-from webapp.tables import Ballot, Poll, PollOption, ResultsVisibility, User, Vote, Voting
+from webapp.tables import Ballot, Kind, Poll, PollOption, ResultsVisibility, User, Vote, Voting
 
 # Short codes people read aloud and type on phones: no 0/O, 1/I/L.
 JOIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -50,11 +53,23 @@ class CreatorView:
 
 
 @dataclass
+class ScaleView:
+    points: int  # ratings are 1 .. points
+    low_label: str
+    high_label: str
+
+
+@dataclass
 class PollView:
     id: int
     question: str
+    kind: Kind  # what the poll asks for (docs/question_types.md)
     is_published: bool
     allows_multiple: bool
+    answers_per_person: int | None  # word_cloud: how many answers each person may give
+    scale: ScaleView | None  # scale: its points and end labels
+    premoderated: bool  # open_text, qa: new entries wait for the owner's approval
+    allows_anonymous: bool  # qa: askers may hide their name
     voting: Voting
     allows_guests: bool  # voting == "guests" (kept for API clients written before `voting`)
     guest_network_cap: int
@@ -106,11 +121,26 @@ class PollChanges:
     closed: bool | None = None
     opens_at: When = UNSET
     closes_at: When = UNSET
+    # A draft's whole kind settings, as the form sends them again (the kind itself is fixed).
+    settings: KindSettings | None = None
 
     @property
     def reschedules(self) -> bool:
         return self.opens_at is not UNSET or self.closes_at is not UNSET
 
+
+# Every table of the other kinds' responses and counts (they all have a `poll` column).
+RESPONSE_TABLES = (
+    "scale_rating",
+    "scale_count",
+    "word_answer",
+    "word_count",
+    "ranking_response",
+    "ranking_count",
+    "text_answer",
+    "qa_question",
+    "question_view",
+)
 
 POLL_COLUMNS = (
     Poll.id,
@@ -130,6 +160,13 @@ POLL_COLUMNS = (
     Poll.creator,
     Poll.voters,
     Poll.seq,
+    Poll.kind,
+    Poll.answers_per_person,
+    Poll.scale_points,
+    Poll.scale_low,
+    Poll.scale_high,
+    Poll.premoderated,
+    Poll.allows_anonymous,
 )
 
 
@@ -202,6 +239,7 @@ class Seen:
     poll: PollView
     results: Results
     mine: list[int]
+    response: Any = None  # a kind other than choice: the viewer's own response, if any
 
 
 async def _seen(
@@ -224,7 +262,8 @@ async def _seen(
     for row in rows:
         visible = visible_to(row, viewer_id, row["id"] in voted)
         own = [o for o in option_rows if o["poll"] == row["id"]]
-        results = present(tally_of(row, own), visible, audience_sees(row))
+        detail = await kinds.detail(row)  # None for a choice poll: no statement
+        results = present(tally_of(row, own, detail), visible, audience_sees(row))
         seen.append((view_of(row, results, names.get(row["creator"], "")), results))
     return seen
 
@@ -236,8 +275,13 @@ def view_of(row: dict[str, Any], results: Results, creator_name: str) -> PollVie
     return PollView(
         id=row["id"],
         question=row["question"],
+        kind=Kind(row["kind"]),
         is_published=row["is_published"],
         allows_multiple=row["allows_multiple"],
+        answers_per_person=row["answers_per_person"],
+        scale=scale_of(row),
+        premoderated=bool(row["premoderated"]),
+        allows_anonymous=bool(row["allows_anonymous"]),
         voting=Voting(row["voting"]),
         allows_guests=row["voting"] == Voting.guests,
         guest_network_cap=row["guest_network_cap"] or 0,
@@ -259,6 +303,26 @@ def view_of(row: dict[str, Any], results: Results, creator_name: str) -> PollVie
         total_votes=results.total_votes,
         voters=results.voters,
     )
+
+
+def settings_in(row: dict[str, Any]) -> KindSettings:
+    """A stored poll's kind and settings."""
+    scale = None
+    if row["kind"] == Kind.scale:
+        scale = Scale(row["scale_points"], row["scale_low"] or "", row["scale_high"] or "")
+    return KindSettings(
+        Kind(row["kind"]),
+        row["answers_per_person"],
+        scale,
+        bool(row["premoderated"]),
+        bool(row["allows_anonymous"]),
+    )
+
+
+def scale_of(row: dict[str, Any]) -> ScaleView | None:
+    if row["kind"] != Kind.scale:
+        return None
+    return ScaleView(row["scale_points"], row["scale_low"] or "", row["scale_high"] or "")
 
 
 async def creator_name(user_id: int) -> str:
@@ -290,9 +354,12 @@ async def seen_by(poll_id: int, viewer_id: int | None) -> Seen:
     """The poll, its results and the viewer's choices for a poll page: the poll's row read
     once (four statements in all)."""
     row = await poll_row(poll_id, viewer_id)
-    mine = await choices_in(viewer_id, poll_id) if viewer_id is not None else []
-    ((poll, results),) = await _seen([row], viewer_id, voted={poll_id} if mine else set())
-    return Seen(poll, results, mine)
+    choice = row["kind"] == Kind.choice
+    mine = await choices_in(viewer_id, poll_id) if viewer_id is not None and choice else []
+    # A choice poll's voter is one with choices; another kind's, one with a ballot.
+    voted = ({poll_id} if mine else set()) if choice else None
+    ((poll, results),) = await _seen([row], viewer_id, voted=voted)
+    return Seen(poll, results, mine, None if choice else await kinds.mine(row, viewer_id))
 
 
 async def results_for(poll_id: int, viewer_id: int | None, *, as_audience: bool = False) -> Results:
@@ -332,7 +399,8 @@ async def create_from(data: PollCreate, creator_id: int, default_cap: int) -> Po
     return await create_poll(
         creator_id,
         data.question,
-        data.options,
+        data.options or [],
+        settings=kind_settings(data),
         is_published=data.is_published,
         allows_multiple=data.allows_multiple,
         voting=data.voting_mode,
@@ -340,6 +408,23 @@ async def create_from(data: PollCreate, creator_id: int, default_cap: int) -> Po
         results_visibility=ResultsVisibility(data.results_visibility),
         opens_at=data.opens_at,
         closes_at=data.closes_at,
+    )
+
+
+def kind_settings(data: PollCreate) -> KindSettings:
+    """The kind and its settings of a poll sent (checked: a 422 names a misplaced one)."""
+    if Kind(data.kind) not in kinds.WIRED:
+        raise Invalid("kind", f"{data.kind} polls are not available yet on this server.")
+    scale = data.scale
+    return settings_of(
+        Kind(data.kind),
+        options=data.options,
+        allows_multiple=data.allows_multiple,
+        answers_per_person=data.answers_per_person,
+        scale=Scale(scale.points, scale.low_label, scale.high_label) if scale else None,
+        premoderated=data.premoderated,
+        allows_anonymous=data.allows_anonymous,
+        results_visibility=data.results_visibility,
     )
 
 
@@ -355,6 +440,7 @@ def draft_changes(data: PollCreate) -> PollChanges:
         is_published=True if data.is_published else None,
         opens_at=data.opens_at,
         closes_at=data.closes_at,
+        settings=kind_settings(data),
     )
 
 
@@ -373,6 +459,7 @@ async def create_poll(
     question: str,
     options: list[str],
     *,
+    settings: KindSettings = CHOICE,
     is_published: bool = False,
     allows_multiple: bool = False,
     voting: Voting = Voting.accounts,
@@ -395,9 +482,17 @@ async def create_poll(
             join_code=await _new_join_code() if is_published else None,
             opens_at=opens_at,
             closes_at=closes_at,
+            kind=settings.kind,
+            answers_per_person=settings.answers_per_person,
+            scale_points=settings.scale.points if settings.scale else None,
+            scale_low=settings.scale.low if settings.scale else None,
+            scale_high=settings.scale.high if settings.scale else None,
+            premoderated=settings.premoderated,
+            allows_anonymous=settings.allows_anonymous,
         )
         await poll.save()
-        await _insert_options(poll.id, options)
+        if options:
+            await _insert_options(poll.id, options)
     if opens_at is not None or closes_at is not None:
         schedule.wake()
     return await get_poll(poll.id, creator_id)
@@ -466,14 +561,23 @@ def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
         changes.question is not None
         or changes.options is not None
         or changes.allows_multiple is not None
+        or changes.settings is not None
     )
     if edits_content:
         if row["is_published"] or row["voters"]:
             raise Conflict("A poll's question and options can change only while it is a draft.")
+        _check_kind(row, changes)
         if changes.question is not None:
             values[Poll.question] = changes.question
         if changes.allows_multiple is not None:
             values[Poll.allows_multiple] = changes.allows_multiple
+        if changes.settings is not None:
+            values.update(_settings_values(changes.settings))
+    visibility = changes.results_visibility
+    if row["kind"] == Kind.qa and visibility not in (None, ResultsVisibility.always):
+        raise Invalid(
+            "results_visibility", "A Q&A's questions are what people upvote: they are always shown."
+        )
     voting = voting_for(changes.voting, changes.allows_guests, Voting(row["voting"]))
     for column, value in (
         (Poll.voting, voting),
@@ -496,6 +600,33 @@ def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
             values[Poll.closed_at] = None
     _reschedule(row, changes, values)
     return values
+
+
+def _check_kind(row: dict[str, Any], changes: PollChanges) -> None:
+    """A draft's edit keeps to its kind: options only where the kind has them (at most 10
+    in a ranking), several choices only in a choice poll, and the kind itself fixed."""
+    kind = Kind(row["kind"])
+    if changes.settings is not None and changes.settings.kind != kind:
+        raise Conflict(f"This poll is a {kind.value} poll: its kind is fixed when it is made.")
+    if changes.options is not None:
+        if kind not in WITH_OPTIONS:
+            raise Invalid("options", f"A {kind.value} poll has no options: leave them out.")
+        if kind == Kind.ranking and len(changes.options) > RANKING_OPTIONS_MAX:
+            raise Invalid("options", f"A ranking has at most {RANKING_OPTIONS_MAX} options.")
+    if changes.allows_multiple and kind != Kind.choice:
+        raise Invalid("allows_multiple", "allows_multiple is a setting of choice polls only.")
+
+
+def _settings_values(settings: KindSettings) -> dict[Any, Any]:
+    scale = settings.scale
+    return {
+        Poll.answers_per_person: settings.answers_per_person,
+        Poll.scale_points: scale.points if scale else None,
+        Poll.scale_low: scale.low if scale else None,
+        Poll.scale_high: scale.high if scale else None,
+        Poll.premoderated: settings.premoderated,
+        Poll.allows_anonymous: settings.allows_anonymous,
+    }
 
 
 def _reschedule(row: dict[str, Any], changes: PollChanges, values: dict[Any, Any]) -> None:
@@ -533,6 +664,9 @@ async def reset_results(poll_id: int, user_id: int) -> Results:
         await Vote.raw("DELETE FROM vote WHERE poll = {}", poll_id)
         await Ballot.raw("DELETE FROM ballot WHERE poll = {}", poll_id)
         await PollOption.raw("UPDATE poll_option SET votes = 0 WHERE poll = {}", poll_id)
+        if row["kind"] != Kind.choice:  # a Q&A's upvotes go with its questions
+            for table in RESPONSE_TABLES:
+                await Poll.raw(f"DELETE FROM {table} WHERE poll = {{}}", poll_id)
         rows = await Poll.raw(
             "UPDATE poll SET voters = 0, seq = seq + 1 WHERE id = {} RETURNING seq", poll_id
         )
@@ -553,6 +687,7 @@ async def duplicate_poll(poll_id: int, user_id: int, question: str | None = None
         user_id,
         question or row["question"],
         [option["option_text"] for option in options],
+        settings=settings_in(row),
         allows_multiple=row["allows_multiple"],
         voting=Voting(row["voting"]),
         guest_network_cap=row["guest_network_cap"] or 0,

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from webapp import clock
-from webapp.tables import PollOption, ResultsVisibility, Vote
+from webapp import clock, kinds
+from webapp.kinds.details import KIND_COLUMNS, Detail
+from webapp.tables import Ballot, Kind, PollOption, ResultsVisibility, Vote
 
 PollState = Literal["draft", "scheduled", "open", "closed"]
 
@@ -50,6 +51,10 @@ class Results:
     visible: bool
     responses: int = 0
     audience_sees: bool = True
+    # What the poll asks for; a kind other than choice has its results in `detail` (null
+    # while they are hidden from this viewer, as the counts are), and no options.
+    kind: Kind = Kind.choice
+    detail: Detail | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class Tally:
     closed: bool
     voters: int
     options: tuple[tuple[int, str, int], ...]
+    kind: Kind = Kind.choice
+    detail: Detail | None = None  # the results of a kind other than choice (webapp/kinds/)
 
     @property
     def total_votes(self) -> int:
@@ -70,10 +77,12 @@ OPTION_COLUMNS = "o.id AS option_id, o.text AS option_text, o.votes AS option_vo
 
 # Plain SQL, the same on PostgreSQL and SQLite: every vote and every live update runs it, and
 # Piccolo's query builder cost more CPU (joins through a foreign key) than the database did.
+# A poll of a kind without options gives one row, with the option columns null.
 TALLY_SQL = (
-    f"SELECT {OPTION_COLUMNS}, p.id, p.voters, p.seq, p.closed_at, p.closes_at, p.is_published"
-    " FROM poll_option o JOIN poll p ON p.id = o.poll"
-    " WHERE o.poll = {} ORDER BY o.position"
+    f"SELECT {OPTION_COLUMNS}, p.id, p.voters, p.seq, p.closed_at, p.closes_at, p.is_published,"
+    f" {', '.join('p.' + name for name in KIND_COLUMNS)}"
+    " FROM poll p LEFT JOIN poll_option o ON o.poll = p.id"
+    " WHERE p.id = {} ORDER BY o.position"
 )
 
 
@@ -101,24 +110,34 @@ def state_of(poll: dict[str, Any], now: datetime | None = None) -> PollState:
     return "scheduled" if opens is not None and opens > now else "open"
 
 
-def tally_of(poll: dict[str, Any], option_rows: Iterable[dict[str, Any]]) -> Tally:
-    """The tally of a poll row (`id`, `seq`, `voters`, `closed_at`) and its option rows (as
-    OPTION_COLUMNS names them, in position order)."""
+def tally_of(
+    poll: dict[str, Any], option_rows: Iterable[dict[str, Any]], detail: Detail | None = None
+) -> Tally:
+    """The tally of a poll row (`id`, `seq`, `voters`, `closed_at`, `kind`) and its option
+    rows (as OPTION_COLUMNS names them, in position order), with a kind's `detail`."""
     return Tally(
         poll_id=poll["id"],
         seq=poll["seq"],
         closed=poll["closed_at"] is not None,
         voters=poll["voters"],
         options=tuple(
-            (row["option_id"], row["option_text"], row["option_votes"]) for row in option_rows
+            (row["option_id"], row["option_text"], row["option_votes"])
+            for row in option_rows
+            if row["option_id"] is not None
         ),
+        kind=Kind(poll.get("kind", Kind.choice)),
+        detail=detail,
     )
 
 
 async def tally(poll_id: int) -> Tally | None:
-    """Counts, voters and seq from one statement, so they agree."""
+    """Counts, voters and seq from one statement, so they agree; a kind other than choice
+    reads its own results after (webapp/kinds/), at the seq read here or a later one."""
     rows = await PollOption.raw(TALLY_SQL, poll_id)
-    return tally_of(as_of(rows[0]), rows) if rows else None
+    if not rows:
+        return None
+    poll = as_of(rows[0])
+    return tally_of(poll, rows, await kinds.detail(poll))
 
 
 def counted(counts: Tally, *, added: int | None, removed: Iterable[int], voters: int) -> Tally:
@@ -160,6 +179,8 @@ def present(counts: Tally, visible: bool, audience_sees: bool | None = None) -> 
         visible=visible,
         responses=counts.voters,
         audience_sees=visible if audience_sees is None else audience_sees,
+        kind=counts.kind,
+        detail=counts.detail if visible else None,
     )
 
 
@@ -205,18 +226,19 @@ async def choices_in(user_id: int, poll_id: int) -> list[int]:
 
 
 async def voted_in(user_id: int, poll_ids: Iterable[int]) -> set[int]:
-    """Which of these polls the user has a vote in."""
+    """Which of these polls the user has a vote (or a response of another kind) in: their
+    ballot there, open while they have one."""
     ids = list(poll_ids)
     if not ids:
         return set()
-    rows = await Vote.select(Vote.poll).where(Vote.user == user_id, Vote.poll.is_in(ids))
+    rows = await Ballot.select(Ballot.poll).where(Ballot.user == user_id, Ballot.poll.is_in(ids))
     return {row["poll"] for row in rows}
 
 
 async def voters_among(poll_id: int, user_ids: Iterable[int]) -> frozenset[int]:
-    """Which of these users have a vote in the poll (one query for a whole audience)."""
+    """Which of these users have a ballot in the poll (one query for a whole audience)."""
     ids = list(user_ids)
     if not ids:
         return frozenset()
-    rows = await Vote.select(Vote.user).where(Vote.poll == poll_id, Vote.user.is_in(ids))
+    rows = await Ballot.select(Ballot.user).where(Ballot.poll == poll_id, Ballot.user.is_in(ids))
     return frozenset(row["user"] for row in rows)

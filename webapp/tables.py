@@ -11,6 +11,7 @@ from piccolo.columns import (
     LazyTableReference,
     OnDelete,
     Serial,
+    SmallInt,
     Text,
     Timestamptz,
     Varchar,
@@ -31,6 +32,17 @@ class BallotKind(StrEnum):
     account = "account"
     guest = "guest"
     code = "code"
+
+
+class Kind(StrEnum):
+    """What a poll asks for (docs/question_types.md); fixed once the poll is published."""
+
+    choice = "choice"  # votes for options (PollOption, Vote)
+    word_cloud = "word_cloud"  # up to `answers_per_person` short answers each
+    scale = "scale"  # one rating 1 .. `scale_points` each
+    ranking = "ranking"  # one complete order of the options each
+    open_text = "open_text"  # one text answer each
+    qa = "qa"  # audience questions and upvotes
 
 
 class ResultsVisibility(StrEnum):
@@ -101,6 +113,14 @@ class Poll(Table):
     results_hidden = Boolean(default=False)
     opens_at = Timestamptz(null=True, default=None)
     closes_at = Timestamptz(null=True, default=None)
+    # The kind and its settings (#15): the database refuses a setting of another kind.
+    kind = Varchar(length=16, default="choice", choices=Kind)
+    answers_per_person = SmallInt(null=True, default=None)  # word_cloud
+    scale_points = SmallInt(null=True, default=None)  # scale: ratings 1 .. scale_points
+    scale_low = Varchar(length=60, null=True, default=None)  # scale: the label of 1
+    scale_high = Varchar(length=60, null=True, default=None)  # scale: the label of the top
+    premoderated = Boolean(default=False)  # open_text, qa: the owner approves each entry
+    allows_anonymous = Boolean(default=False)  # qa: askers may hide their name
 
 
 class PollOption(Table):

@@ -36,7 +36,7 @@ from webapp.errors import (
     Unauthorized,
 )
 from webapp.groupcommit import GroupCommit
-from webapp.polls import POLL_NAMES, poll_row
+from webapp.polls import POLL_NAMES, load_row, poll_row
 from webapp.results import (
     OPTION_COLUMNS,
     Results,
@@ -48,7 +48,7 @@ from webapp.results import (
     tally_of,
     visible_to,
 )
-from webapp.tables import Ballot, BallotKind, EventMode, Poll, PollOption, Vote, Voting
+from webapp.tables import Ballot, BallotKind, EventMode, Kind, Poll, PollOption, Vote, Voting
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def check_eligible(poll_id: int, poll: dict[str, Any], voter: Voter) -> None:
         raise Refused("eligibility", "This poll takes votes from signed-in accounts only.")
 
 
-async def _check_guest(poll_id: int, poll: dict[str, Any], voter: Voter, window_s: int) -> None:
+async def check_guest(poll_id: int, poll: dict[str, Any], voter: Voter, window_s: int) -> None:
     """A guest's first vote here must come from a browser that holds no ballot in this poll
     yet (of any kind: an account's, another guest's, a code's), and from a network under the
     poll's cap of new guest ballots."""
@@ -204,7 +204,9 @@ async def _lock(poll_id: int, user_ids: list[int]) -> Locked | None:
     sql = LOCKED_SQL.format(voters=", ".join("{}" for _ in voters))
     rows = await Poll.raw(sql, *voters, poll_id)
     if not rows:
-        return None
+        # No options: no poll, or a poll of another kind (which _check_open refuses).
+        row = await load_row(poll_id)
+        return None if row is None else Locked(row, tally_of(row, []), {})
     poll = {name: rows[0][name] for name in POLL_NAMES}
     options = list({row["option_id"]: row for row in rows}.values())
     mine: dict[int, list[int]] = {}
@@ -212,12 +214,12 @@ async def _lock(poll_id: int, user_ids: list[int]) -> Locked | None:
         if row["chooser"] is not None:
             mine.setdefault(row["chooser"], []).append(row["option_id"])
     first = rows[0]
-    window = (_instant(first["event_opens_at"]), _instant(first["event_closes_at"]))
+    window = (instant(first["event_opens_at"]), instant(first["event_closes_at"]))
     waits = first["event_mode"] == EventMode.presenter and not first["event_current"]
     return Locked(poll, tally_of(poll, options), mine, window, waits)
 
 
-def _instant(value: Any) -> datetime | None:
+def instant(value: Any) -> datetime | None:
     """A timestamp of the joined event (SQLite may give its text form)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -226,7 +228,23 @@ def _instant(value: Any) -> datetime | None:
     return value
 
 
-def _check_open(locked: Locked | None, user_id: int) -> Locked:
+# Where each kind takes its responses, for a request sent to another kind's endpoint.
+ANSWERED_BY = {
+    Kind.choice: "vote with POST .../votes.",
+    Kind.word_cloud: "answer with POST .../words.",
+    Kind.scale: "rate with PUT .../response.",
+    Kind.ranking: "rank with PUT .../response.",
+    Kind.open_text: "answer with PUT .../response.",
+    Kind.qa: "ask with POST .../qa.",
+}
+
+
+def wrong_kind(found: Kind) -> Conflict:
+    """A request for a poll of another kind: 409, saying where this poll takes responses."""
+    return Conflict(f"This poll is a {found.value} poll: {ANSWERED_BY[found]}")
+
+
+def check_open(locked: Locked | None, user_id: int, kind: Kind | None = Kind.choice) -> Locked:
     """The locked poll, if it is open for votes (and visible to this voter): published, not
     closed, and inside its schedule's window by the server's clock (webapp/clock.py), read
     now, for this vote, under the poll's lock. The scheduler need not have run: past its
@@ -236,6 +254,8 @@ def _check_open(locked: Locked | None, user_id: int) -> Locked:
     poll = locked.poll
     if not poll["is_published"]:
         raise Conflict("This poll is a draft: publish it before voting.")
+    if kind is not None and poll["kind"] != kind:
+        raise wrong_kind(Kind(poll["kind"]))
     now = clock.now()
     closes = poll["closes_at"]
     if poll["closed_at"] is not None or (closes is not None and closes <= now):
@@ -423,7 +443,7 @@ async def _decide(poll_id: int, locked: Locked | None, cast: Cast) -> bool | Non
     option is already theirs); raises _Decided when it is refused or replayed."""
     try:
         voter = cast.voter
-        poll = _check_open(locked, voter.user_id)
+        poll = check_open(locked, voter.user_id)
         check_eligible(poll_id, poll.poll, voter)
         if not poll.has_option(cast.option_id):
             raise _not_this_polls()
@@ -431,7 +451,7 @@ async def _decide(poll_id: int, locked: Locked | None, cast: Cast) -> bool | Non
         if cast.option_id in mine:
             return None
         if not mine:
-            await _check_guest(poll_id, poll.poll, voter, cast.window_s)
+            await check_guest(poll_id, poll.poll, voter, cast.window_s)
         return not mine
     except DomainError as refused:
         raise _Decided(refused) from None
@@ -484,7 +504,7 @@ async def withdraw_votes(
     """Withdraw one choice (option_id) or all of the user's choices in the poll."""
     async with write_transaction(queue=(Poll, poll_id)):
         await idempotency.take(claim)
-        locked = _check_open(await _lock(poll_id, [user_id]), user_id)
+        locked = check_open(await _lock(poll_id, [user_id]), user_id)
         if option_id is not None and not locked.has_option(option_id):
             raise _not_this_polls()
         mine = locked.mine.get(user_id, [])

@@ -55,6 +55,8 @@ async def test_a_snapshot_arrives_on_connect(
         "visible": True,
         "responses": 0,
         "audience_sees": True,
+        "kind": "choice",
+        "detail": None,
     }
 
 

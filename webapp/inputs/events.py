@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, model_validator
 
-from webapp.inputs.fields import INTEGRAL, Id, StrictModel, _cleaned, _schema
+from webapp.inputs.fields import INTEGRAL, Id, StrictModel, _schema, cleaned
 from webapp.tables import TITLE_MAX
 
 MAX_QUESTIONS = 100
@@ -15,7 +15,7 @@ COUNTDOWN_MIN_S = 5
 COUNTDOWN_MAX_S = 3600
 FIRST_YEAR, LAST_YEAR = 2000, 2999
 
-TitleText = Annotated[str, AfterValidator(_cleaned(TITLE_MAX)), _schema(TITLE_MAX)]
+TitleText = Annotated[str, AfterValidator(cleaned(TITLE_MAX)), _schema(TITLE_MAX)]
 Mode = Literal["presenter", "self_paced"]
 
 

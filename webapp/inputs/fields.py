@@ -13,7 +13,7 @@ from webapp.tables import EMAIL_MAX, NAME_MAX, OPTION_MAX, QUESTION_MAX
 from webapp.text import PATTERN, clean
 
 
-def _cleaned(max_length: int) -> Callable[[str], str]:
+def cleaned(max_length: int) -> Callable[[str], str]:
     def check(text: str) -> str:
         if len(text) > max_length:
             raise ValueError(f"should have at most {max_length} characters")
@@ -27,17 +27,19 @@ def _cleaned(max_length: int) -> Callable[[str], str]:
     return check
 
 
+def text_schema(max_length: int) -> dict[str, object]:
+    """What `cleaned` accepts, as JSON Schema: the length as sent, and `text.PATTERN`."""
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": PATTERN}
+
+
 def _schema(max_length: int) -> WithJsonSchema:
-    """What `_cleaned` accepts, as JSON Schema: the length as sent, and `text.PATTERN`."""
-    return WithJsonSchema(
-        {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": PATTERN}
-    )
+    return WithJsonSchema(text_schema(max_length))
 
 
 # Text normalised and checked by webapp.text.clean, then measured.
-NameText = Annotated[str, AfterValidator(_cleaned(NAME_MAX)), _schema(NAME_MAX)]
-QuestionText = Annotated[str, AfterValidator(_cleaned(QUESTION_MAX)), _schema(QUESTION_MAX)]
-OptionText = Annotated[str, AfterValidator(_cleaned(OPTION_MAX)), _schema(OPTION_MAX)]
+NameText = Annotated[str, AfterValidator(cleaned(NAME_MAX)), _schema(NAME_MAX)]
+QuestionText = Annotated[str, AfterValidator(cleaned(QUESTION_MAX)), _schema(QUESTION_MAX)]
+OptionText = Annotated[str, AfterValidator(cleaned(OPTION_MAX)), _schema(OPTION_MAX)]
 
 
 def _integral(value: object) -> object:
@@ -83,7 +85,7 @@ AccountEmail = Annotated[
     ),
 ]
 # An email as typed at sign-in: any text without control characters (looked up, not stored).
-EmailText = Annotated[str, AfterValidator(_cleaned(EMAIL_MAX)), _schema(EMAIL_MAX)]
+EmailText = Annotated[str, AfterValidator(cleaned(EMAIL_MAX)), _schema(EMAIL_MAX)]
 
 
 class StrictModel(BaseModel):

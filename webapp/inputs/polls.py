@@ -17,7 +17,15 @@ from pydantic import (
     model_validator,
 )
 
-from webapp.inputs.fields import INTEGRAL, OptionText, QuestionText, StrictModel
+from webapp.inputs.fields import (
+    INTEGRAL,
+    OptionText,
+    QuestionText,
+    StrictModel,
+    cleaned,
+    text_schema,
+)
+from webapp.questions.scale import LABEL_MAX, POINTS_MAX, POINTS_MIN
 from webapp.tables import Voting
 from webapp.text import same_key
 
@@ -42,6 +50,21 @@ def _distinct(options: list[str] | None) -> list[str] | None:
 
 
 Visibility = Literal["always", "after_vote", "after_close"]
+KindName = Literal["choice", "word_cloud", "scale", "ranking", "open_text", "qa"]
+AnswersPerPerson = Annotated[int, Field(ge=1, le=10), INTEGRAL]
+ScaleLabel = Annotated[
+    str, AfterValidator(cleaned(LABEL_MAX)), WithJsonSchema(text_schema(LABEL_MAX))
+]
+
+
+class ScaleSettings(StrictModel):
+    """A rating scale: ratings 1 to `points`, with a label at each end."""
+
+    points: Annotated[int, Field(ge=POINTS_MIN, le=POINTS_MAX), INTEGRAL]
+    low_label: ScaleLabel
+    high_label: ScaleLabel
+
+
 VotingMode = Literal["accounts", "guests", "invite_codes"]
 NetworkCap = Annotated[int, Field(ge=0, le=100_000), INTEGRAL]
 
@@ -136,9 +159,22 @@ class PollCreate(StrictModel):
     model_config = StrictModel.model_config | ConfigDict(json_schema_extra=_create_schema)
 
     question: QuestionText
-    options: Options
+    kind: KindName = Field("choice", description="What the poll asks for (docs/question_types.md).")
+    options: Options | None = Field(
+        None, description="choice and ranking (2 to 10 there) only; required for them."
+    )
     is_published: bool = False
-    allows_multiple: bool = False
+    allows_multiple: bool = Field(False, description="choice only.")
+    answers_per_person: AnswersPerPerson | None = Field(
+        None, description="word_cloud only: answers each person may give (default 3)."
+    )
+    scale: ScaleSettings | None = Field(None, description="scale only; required there.")
+    premoderated: bool = Field(
+        False, description="open_text and qa only: new entries wait for the owner's approval."
+    )
+    allows_anonymous: bool = Field(
+        False, description="qa only: askers may leave their name off a question."
+    )
     voting: VotingMode | None = None
     allows_guests: bool | None = None
     guest_network_cap: NetworkCap | None = None

@@ -96,6 +96,15 @@ def setup(app: Quart, settings: Settings) -> None:
         "password_min": passwords.MIN_LENGTH,
     }
 
+    # The voting block's heading of each kind other than choice (choice: "Your vote(s)").
+    app.jinja_env.globals["KIND_TITLES"] = {
+        "scale": "Your rating",
+        "word_cloud": "Your answers",
+        "ranking": "Your ranking",
+        "open_text": "Your answer",
+        "qa": "Your questions",
+    }
+
     # How often the live stream sends a heartbeat (0: never): a page watches for them only
     # when the server sends them (templates/_partials/heartbeat.html, docs/live.md).
     app.jinja_env.globals["HEARTBEAT_MS"] = round(settings.heartbeat_s * 1000)

@@ -321,7 +321,12 @@ async def vote_block(code: str, poll_id: int) -> Any:
     seen = await polls.seen_by(poll_id, me.id if me else None)
     back = _AudiencePath(url_for("events.audience", code=code[:32]), request.args)
     return await render_template(
-        "_partials/vote.html", poll=seen.poll, mine=seen.mine, error=None, request=back
+        "_partials/vote.html",
+        poll=seen.poll,
+        mine=seen.mine,
+        response=seen.response,
+        error=None,
+        request=back,
     )
 
 
@@ -346,6 +351,7 @@ async def audience(code: str) -> Any:
         poll=seen.poll if seen else None,
         results=seen.results if seen else None,
         mine=seen.mine if seen else [],
+        response=seen.response if seen else None,
         error=None,
         count=current_app.extensions["live"].events.viewer_count(event.id),
     )

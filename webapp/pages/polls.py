@@ -264,6 +264,7 @@ async def poll_page(
         poll=seen.poll,
         results=seen.results,
         mine=seen.mine,
+        response=seen.response,
         error=error.detail if error and not field else None,
         count=_watching(poll_id),
         schedule_values=schedule if schedule is not None else _schedule_values(seen.poll),
@@ -290,7 +291,11 @@ async def _after_vote(poll_id: int, me: Account, error: DomainError | None = Non
         return redirect(safe_next(url_for("polls.show_poll", poll_id=poll_id)), 303)
     seen = await polls.seen_by(poll_id, me.id)
     vote_block = await render_template(
-        "_partials/vote.html", poll=seen.poll, mine=seen.mine, error=error.detail if error else None
+        "_partials/vote.html",
+        poll=seen.poll,
+        mine=seen.mine,
+        response=seen.response,
+        error=error.detail if error else None,
     )
     results_block = await render_template(
         "_partials/results.html", results=seen.results, poll=seen.poll
@@ -303,7 +308,9 @@ async def vote_block(poll_id: int) -> Any:
     """This viewer's voting block alone (fetched when the poll opens or closes live)."""
     me = await session_account()
     seen = await polls.seen_by(poll_id, me.id if me else None)
-    return await render_template("_partials/vote.html", poll=seen.poll, mine=seen.mine, error=None)
+    return await render_template(
+        "_partials/vote.html", poll=seen.poll, mine=seen.mine, response=seen.response, error=None
+    )
 
 
 def _done(results: Any, changed: bool) -> Outcome:
@@ -375,6 +382,29 @@ async def withdraw(poll_id: int) -> Any:
         await clients.withdraw_votes(me, poll_id, None, claim)
 
     return await _vote_once(poll_id, me, await _claim(me, poll_id, None), withdraw_all)
+
+
+@blueprint.post("/polls/<id:poll_id>/respond")
+async def respond(poll_id: int) -> Any:
+    """Give or change my response in a poll of another kind than choice (a rating)."""
+    me = await require_member(allow_guest=True)
+    form = await request.form
+    try:
+        await clients.put_response(me, poll_id, {"rating": form.get("rating", "")[:8]})
+    except DomainError as error:
+        return await _after_vote(poll_id, me, error)
+    return await _after_vote(poll_id, me)
+
+
+@blueprint.post("/polls/<id:poll_id>/respond/withdraw")
+async def withdraw_response(poll_id: int) -> Any:
+    """Withdraw my response in a poll of another kind than choice."""
+    me = await require_member(allow_guest=True)
+    try:
+        await clients.withdraw_response(me, poll_id)
+    except DomainError as error:
+        return await _after_vote(poll_id, me, error)
+    return await _after_vote(poll_id, me)
 
 
 async def _change(poll_id: int, changes: PollChanges) -> Any:
