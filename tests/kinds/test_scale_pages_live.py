@@ -98,3 +98,32 @@ async def test_hidden_results_stay_hidden_on_the_stream(app: Quart) -> None:
         while message["type"] != "results":
             message = json.loads(await asyncio.wait_for(ws.receive(), 3))
         assert message["detail"] is None and message["responses"] == 1
+
+
+async def test_the_new_poll_form_makes_a_scale_and_names_a_bad_setting(app: Quart) -> None:
+    owner = await signed_up(app, "owner")
+    form = await owner.get("/polls/new")
+    kinds = [o.attrs["value"] for o in form.dom.get("kind").find_all("option")]
+    assert kinds[:2] == ["choice", "scale"]
+    fields = [
+        ("question", "How was the talk?"),
+        ("kind", "scale"),
+        ("options", "left over from choice"),  # not sent on for a scale
+        ("scale_points", "12"),
+        ("scale_low", "Dull"),
+        ("scale_high", "Brilliant"),
+        ("results_visibility", "always"),
+        ("voting", "accounts"),
+        ("action", "publish"),
+    ]
+    page = await owner.post("/polls", fields)
+    assert page.status == 422
+    assert page.dom.get("scale_points") is not None
+    assert "10" in page.text  # the error says the bound
+    fields[3] = ("scale_points", "3")
+    page = await owner.post("/polls", fields)
+    assert page.status == 303, page.text
+    poll = await owner.get(page.location)
+    radios = poll.dom.get("vote").find_all("input", type="radio")
+    assert [radio.attrs["value"] for radio in radios] == ["1", "2", "3"]
+    assert "Brilliant" in poll.dom.get("vote").text

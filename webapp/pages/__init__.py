@@ -8,7 +8,7 @@ from typing import Any
 from quart import Quart, Response, abort, redirect, request, url_for
 from quart_auth import QuartAuth
 
-from webapp import passwords
+from webapp import kinds, passwords
 from webapp.callers import session_account
 from webapp.clients import device_id, ensure_device
 from webapp.config import Settings
@@ -19,7 +19,16 @@ from webapp.pages.session import (
     csrf_token,
     csrf_valid,
 )
-from webapp.tables import EMAIL_MAX, NAME_MAX, OPTION_MAX, QUESTION_MAX
+from webapp.tables import EMAIL_MAX, NAME_MAX, OPTION_MAX, QUESTION_MAX, Kind
+
+KIND_LABELS = {
+    Kind.choice: "Multiple choice",
+    Kind.scale: "Rating scale",
+    Kind.word_cloud: "Word cloud",
+    Kind.ranking: "Ranking",
+    Kind.open_text: "Open text",
+    Kind.qa: "Audience Q&A",
+}
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -104,6 +113,11 @@ def setup(app: Quart, settings: Settings) -> None:
         "open_text": "Your answer",
         "qa": "Your questions",
     }
+
+    # The question types the new-poll form offers: those this server has wired up.
+    app.jinja_env.globals["KIND_CHOICES"] = [
+        (kind.value, label) for kind, label in KIND_LABELS.items() if kind in kinds.WIRED
+    ]
 
     # How often the live stream sends a heartbeat (0: never): a page watches for them only
     # when the server sends them (templates/_partials/heartbeat.html, docs/live.md).

@@ -95,13 +95,49 @@ def _schedule_values(poll: PollView) -> dict[str, str]:
     return {"opens_at": local_value(poll.opens_at), "closes_at": local_value(poll.closes_at)}
 
 
+def _scale_values(poll: PollView) -> dict[str, Any]:
+    if poll.scale is None:
+        return {}
+    scale = poll.scale
+    return {
+        "scale": {
+            "points": scale.points,
+            "low_label": scale.low_label,
+            "high_label": scale.high_label,
+        }
+    }
+
+
+def _kind_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The kind and the settings the form shows for it (every kind's fields are on the form,
+    so that it works without JavaScript; only the chosen kind's are sent on)."""
+    kind = form.get("kind", "choice")[:16]
+    fields: dict[str, Any] = {"kind": kind}
+    if kind in ("choice", "ranking"):
+        fields["options"] = [text for text in form.getlist("options") if text.strip()]
+    if kind == "choice":
+        fields["allows_multiple"] = form.get("choice") == "multiple"
+    if kind == "scale":
+        fields["scale"] = {
+            "points": _cap(form.get("scale_points", "")),
+            "low_label": form.get("scale_low", ""),
+            "high_label": form.get("scale_high", ""),
+        }
+    if kind == "word_cloud":
+        fields["answers_per_person"] = _cap(form.get("answers_per_person", ""))
+    if kind in ("open_text", "qa"):
+        fields["premoderated"] = form.get("premoderated") == "on"
+    if kind == "qa":
+        fields["allows_anonymous"] = form.get("allows_anonymous") == "on"
+    return fields
+
+
 def _poll_form(form: MultiDict[str, str]) -> dict[str, Any]:
     """The poll fields as PollCreate takes them (blank option fields left out)."""
     voting = form.get("voting") or ("guests" if form.get("allows_guests") == "on" else "accounts")
     return {
         "question": form.get("question", ""),
-        "options": [text for text in form.getlist("options") if text.strip()],
-        "allows_multiple": form.get("choice") == "multiple",
+        **_kind_form(form),
         "voting": voting,
         "guest_network_cap": _cap(form.get("guest_network_cap", "")),
         "results_visibility": form.get("results_visibility", "always"),
@@ -228,6 +264,11 @@ async def edit_poll(poll_id: int) -> Any:
             "guest_network_cap": poll.guest_network_cap,
             "results_visibility": poll.results_visibility.value,
             "options": [option.text for option in poll.options],
+            "kind": poll.kind.value,
+            "answers_per_person": poll.answers_per_person,
+            "premoderated": poll.premoderated,
+            "allows_anonymous": poll.allows_anonymous,
+            **_scale_values(poll),
             **_schedule_values(poll),
         }
         return await _render_form(values, {}, poll_id)
