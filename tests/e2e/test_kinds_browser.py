@@ -1,0 +1,93 @@
+"""Question types in a real browser (#15): a presenter makes the poll through the form, two
+phones respond, and the presenter view follows live, without reloading.
+
+One scenario per type that this server offers; the console must stay clean throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from playwright.async_api import Page, ViewportSize, expect
+
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, NewContext, Problems
+from tests.e2e.helpers import sign_up, wait_live
+from tests.live.servers import Server
+
+PHONE: ViewportSize = {"width": 390, "height": 844}
+SCREEN: ViewportSize = {"width": 1920, "height": 1080}
+TEST_BUDGET = 60.0
+
+expect.set_options(timeout=ACTION_TIMEOUT_MS)
+
+
+async def mark(page: Page) -> None:
+    await page.evaluate("window.__marker = 1")
+
+
+async def assert_not_reloaded(page: Page) -> None:
+    assert await page.evaluate("window.__marker") == 1, f"{page.url} was reloaded"
+
+
+async def make_poll(page: Page, question: str, kind: str) -> int:
+    """Fill the new-poll form for a type (only its settings show) and publish."""
+    await page.goto("/polls/new")
+    await page.fill("#question", question)
+    await page.select_option("#kind", kind)
+    await expect(page.locator("fieldset[data-kind='scale']")).to_be_visible()
+    await expect(page.locator("fieldset[data-kind='choice ranking']")).to_be_hidden()
+    await page.fill("#scale_points", "5")
+    await page.fill("#scale_low", "Poor")
+    await page.fill("#scale_high", "Great")
+    async with page.expect_navigation(url=re.compile(r"/polls/\d+$")):
+        await page.get_by_role("button", name="Publish").click()
+    match = re.search(r"/polls/(\d+)$", page.url)
+    assert match, page.url
+    return int(match.group(1))
+
+
+async def rate(page: Page, value: int) -> None:
+    await page.locator(f"#vote label.scale-point:has(input[value='{value}'])").click()
+    await page.get_by_role("button", name=re.compile(r"^(Rate|Change my rating)$")).click()
+    await expect(page.locator("#vote .your-rating")).to_contain_text(str(value))
+
+
+async def test_two_phones_rate_and_the_presenter_view_follows(
+    live_server: Server, contexts: NewContext, problems: Problems
+) -> None:
+    async with asyncio.timeout(TEST_BUDGET):
+        owner = await (await contexts("A", viewport=SCREEN)).new_page()
+        await sign_up(owner, "Ada")
+        poll_id = await make_poll(owner, "How was the keynote?", "scale")
+        present = await owner.context.new_page()
+        await present.goto(f"/polls/{poll_id}/present")
+        await wait_live(present)
+        await mark(present)
+        await expect(present.locator("#results .scale-summary")).to_contain_text("Average –")
+
+        phones = []
+        for name in ("Bea", "Cy"):
+            context = await contexts(name, viewport=PHONE, has_touch=True, is_mobile=True)
+            phone = await context.new_page()
+            await sign_up(phone, name)
+            await phone.goto(f"/polls/{poll_id}")
+            await wait_live(phone)
+            await mark(phone)
+            phones.append(phone)
+
+        await rate(phones[0], 5)
+        await expect(present.locator("#results .scale-average")).to_have_text("5.00")
+        await rate(phones[1], 2)
+        await expect(present.locator("#results .scale-average")).to_have_text("3.50")
+        await expect(present.locator("#results .scale-median")).to_have_text("3.5")
+        await expect(present.locator("#results .totals")).to_contain_text("2 ratings")
+        await expect(phones[0].locator("#results .totals")).to_contain_text("2 ratings")
+        await rate(phones[0], 4)  # a change moves the count, not the total
+        await expect(present.locator("#results .scale-average")).to_have_text("3.00")
+        await expect(present.locator("#results .totals")).to_contain_text("2 ratings")
+        for page in (present, *phones):
+            await assert_not_reloaded(page)
+    if problems.entries:
+        pytest.fail("the browser console reported problems:\n" + problems.summary(), pytrace=False)
