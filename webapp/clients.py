@@ -17,7 +17,7 @@ from werkzeug.sansio.response import Response
 from webapp import idempotency, keys, metrics, refusals, votes
 from webapp.accounts import Account
 from webapp.errors import TooManyRequests
-from webapp.responses import Change, one
+from webapp.responses import Change, one, words
 from webapp.results import Results
 from webapp.tables import BallotKind
 from webapp.votes import Voter
@@ -165,3 +165,18 @@ async def put_response(account: Account, poll_id: int, values: dict[str, object]
 async def withdraw_response(account: Account, poll_id: int) -> Change:
     await _limit_votes(account, poll_id)
     return await one.withdraw_response(voter(account), poll_id)
+
+
+async def add_word(account: Account, poll_id: int, text: str) -> Change:
+    """Give a word-cloud answer, after the vote limits (an answer counts as a vote)."""
+    await _limit_votes(account, poll_id)
+    window = current_app.extensions["settings"].guest_network_window_s
+    change = await words.add_answer(voter(account), poll_id, text, window)
+    if change.changed:
+        metrics.VOTES.inc()
+    return change
+
+
+async def remove_word(account: Account, poll_id: int, slot: int) -> Change:
+    await _limit_votes(account, poll_id)
+    return await words.remove_answer(voter(account), poll_id, slot)

@@ -52,8 +52,10 @@ class WordView:
     text: str  # its first-seen spelling
     count: int
     size: int  # font size in the 800 x 450 picture
-    x: int
+    x: int  # the centre of its box
     y: int
+    width: int  # its box, padding included
+    height: int
 
 
 @dataclass

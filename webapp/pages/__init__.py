@@ -45,7 +45,7 @@ DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
 def setup(app: Quart, settings: Settings) -> None:
-    from webapp.pages import auth, events, home, integrity, polls, present
+    from webapp.pages import auth, events, home, integrity, polls, present, words
 
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -59,7 +59,7 @@ def setup(app: Quart, settings: Settings) -> None:
         cookie_samesite="Lax",
         duration=settings.token_ttl_days * 24 * 3600,
     )
-    blueprints = (home, auth, polls, present, integrity, events)
+    blueprints = (home, auth, polls, present, integrity, events, words)
     for blueprint in (module.blueprint for module in blueprints):
         app.register_blueprint(blueprint)
 
@@ -125,6 +125,8 @@ def setup(app: Quart, settings: Settings) -> None:
     # A fresh Idempotency-Key for each vote form rendered: a form sent twice without
     # JavaScript (a double tap, a resubmitted page) counts once (webapp/idempotency.py).
     app.jinja_env.globals["fresh_key"] = lambda: secrets.token_urlsafe(16)
+    # A word cloud's picture, drawn from its results (also in the live HTML stream).
+    app.jinja_env.globals["word_cloud_svg"] = kinds.word_cloud.picture
 
     window = settings.guest_network_window_s
     network_window = "hour" if window == 3600 else f"{window // 60} minutes"
