@@ -1,0 +1,237 @@
+"""Word-cloud burst: answers at a fixed rate (open loop) on one word cloud watched by many
+viewers; updates coalesce to the live interval, every viewer must end exact.
+
+Standalone (not in bench/run.py yet): `python -m bench.wordcloud [--viewers 1000 --rate 500
+--seconds 4]`. It makes a fresh PostgreSQL database (bench/seed.py: one user per answer, plus
+the poll's creator), starts the app's own server (bench/servers.py), opens the viewers on
+the poll's JSON live stream in child processes (a Python process reads only so many
+messages a second), sends each user's one answer on a schedule, from a Zipf-like choice of
+`--distinct` words, then checks:
+
+- *rate*: no viewer got more `results` messages in any one second than the live interval
+  allows (1000 / LIVEPOLLS_LIVE_INTERVAL_MS, plus one for a window's edge);
+- *exact viewers*: a viewer's last message carries the final seq and the same words and
+  counts as `GET .../results` after the burst;
+- *db exact*: `word_count` holds, per word, the answers the server acknowledged (201), in
+  one row each, and `word_answer` one row per acknowledged answer.
+
+It prints one JSON report and exits 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.seed import setup
+from bench.servers import Server
+from bench.stats import percentile
+
+DATABASE = "livepolls_bench_wordcloud"
+
+
+def word_for(index: int, distinct: int) -> str:
+    """A Zipf-like choice: word k is given about 1/k as often as word 1."""
+    weights = [1 / k for k in range(1, distinct + 1)]
+    total = sum(weights)
+    point = ((index * 2654435761) % 10_000) / 10_000 * total
+    for k, weight in enumerate(weights, start=1):
+        point -= weight
+        if point <= 0:
+            return f"word{k}"
+    return f"word{distinct}"
+
+
+def _watch(url: str, viewers: int, ready: Any, stop: Any, out: Any) -> None:
+    """A child process: `viewers` connections, each recording when its results arrived."""
+
+    async def one(index: int, times: list[float], last: list[str]) -> None:
+        import websockets
+
+        async with websockets.connect(url, max_size=2**22) as ws:
+            while not stop.is_set():
+                try:
+                    message = await asyncio.wait_for(ws.recv(), 0.5)
+                except TimeoutError:
+                    continue
+                text = message if isinstance(message, str) else message.decode()
+                if text.startswith('{"type":"results"'):
+                    times.append(time.monotonic())
+                    last[0] = text
+
+    async def main() -> None:
+        records: list[tuple[list[float], list[str]]] = [([], [""]) for _ in range(viewers)]
+        tasks = [asyncio.create_task(one(i, *records[i])) for i in range(viewers)]
+        while any(not times for times, _ in records):
+            await asyncio.sleep(0.05)
+            if any(t.done() and t.exception() for t in tasks):
+                break
+        ready.release()
+        await asyncio.to_thread(stop.wait)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        out.put([(times, last[0]) for times, last in records])
+
+    asyncio.run(main())
+
+
+def max_per_second(times: list[float]) -> int:
+    """The most messages in any one-second window."""
+    best, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] > 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def _send(base: str, prefix: str, poll_id: int, args: argparse.Namespace) -> dict:
+    count = args.rate * args.seconds
+    acked: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()
+    http_ms: list[float] = []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60, trust_env=False) as http:
+
+        async def answer(i: int, due: float) -> None:
+            word = word_for(i, args.distinct)
+            response = await http.post(
+                f"/api/v1/polls/{poll_id}/words",
+                json={"answer": word},
+                headers={"Authorization": f"Bearer {prefix}{i + 1}"},
+            )
+            http_ms.append((time.monotonic() - due) * 1000)
+            statuses[response.status_code] += 1
+            if response.status_code == 201:
+                acked[word] += 1
+
+        start = time.monotonic()
+        tasks = []
+        for i in range(count):
+            due = start + i / args.rate
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            tasks.append(asyncio.create_task(answer(i, due)))
+        sent = time.monotonic() - start
+        await asyncio.gather(*tasks)
+    return {"acked": acked, "statuses": statuses, "http_ms": http_ms, "send_seconds": sent}
+
+
+async def _stored(url: str, poll_id: int) -> tuple[dict[str, int], int]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT answer_key, count FROM word_count WHERE poll = $1", poll_id)
+        answers = await conn.fetchval("SELECT count(*) FROM word_answer WHERE poll = $1", poll_id)
+    finally:
+        await conn.close()
+    return {row["answer_key"]: row["count"] for row in rows if row["count"]}, int(answers)
+
+
+def run(args: argparse.Namespace) -> dict:
+    seeded = setup(DATABASE, args.rate * args.seconds + 1)
+    with tempfile.TemporaryDirectory(prefix="livepolls-bench-wordcloud-") as logs:
+        server = Server("hypercorn", args.workers, seeded.url, Path(logs))
+        server.env["LIVEPOLLS_LIVE_INTERVAL_MS"] = str(args.interval_ms)
+        owner = {"Authorization": f"Bearer {seeded.token(0)}"}
+        with httpx.Client(trust_env=False, timeout=30) as http:
+            server.start("/api/v1/polls")
+            made = http.post(
+                f"{server.base}/api/v1/polls",
+                headers=owner,
+                json={
+                    "question": "One word?",
+                    "kind": "word_cloud",
+                    "is_published": True,
+                    "answers_per_person": 3,
+                },
+            )
+            made.raise_for_status()
+            poll_id = made.json()["id"]
+            ws = server.base.replace("http://", "ws://") + f"/api/v1/polls/{poll_id}/live"
+            ctx = multiprocessing.get_context("spawn")
+            ready, stop, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+            per = [
+                args.viewers // args.procs + (i < args.viewers % args.procs)
+                for i in range(args.procs)
+            ]
+            children = [
+                ctx.Process(target=_watch, args=(ws, n, ready, stop, out)) for n in per if n
+            ]
+            for child in children:
+                child.start()
+            for _ in children:
+                if not ready.acquire(timeout=180):
+                    raise RuntimeError("viewers did not open in 180 s")
+            sent = asyncio.run(_send(server.base, seeded.token_prefix, poll_id, args))
+            final = http.get(f"{server.base}/api/v1/polls/{poll_id}/results", headers=owner).json()
+            deadline = time.monotonic() + 30
+            time.sleep(min(2.0, 20 * args.interval_ms / 1000))  # the last update's delivery
+            stop.set()
+            records = [
+                item
+                for _ in children
+                for item in out.get(timeout=max(1, deadline - time.monotonic()))
+            ]
+            for child in children:
+                child.join(10)
+            stored, answer_rows = asyncio.run(_stored(seeded.url, poll_id))
+        server.stop()
+    allowed = 1000 // max(1, args.interval_ms) + 1
+    rates = [max_per_second(times) for times, _ in records]
+    exact = 0
+    for _, last in records:
+        message = json.loads(last) if last else {}
+        if message.get("seq") == final["seq"] and message.get("detail") == final["detail"]:
+            exact += 1
+    acked: Counter[str] = sent["acked"]
+    drawn = {w["key"]: w["count"] for w in final["detail"]["words"]}
+    report = {
+        "viewers": len(records),
+        "answers_sent": args.rate * args.seconds,
+        "acknowledged": sum(acked.values()),
+        "statuses": dict(sent["statuses"]),
+        "send_seconds": round(sent["send_seconds"], 2),
+        "http_p50_ms": percentile(sent["http_ms"], 50),
+        "http_p99_ms": percentile(sent["http_ms"], 99),
+        "interval_ms": args.interval_ms,
+        "allowed_messages_per_second": allowed,
+        "messages_per_viewer_per_second_max": max(rates, default=0),
+        "exact_viewers": exact,
+        "db_exact": stored == dict(acked) and answer_rows == sum(acked.values()),
+        "results_exact": final["detail"]["answers"] == sum(acked.values())
+        and all(acked[key] == count for key, count in drawn.items()),
+    }
+    report["ok"] = (
+        report["messages_per_viewer_per_second_max"] <= allowed
+        and report["exact_viewers"] == report["viewers"]
+        and report["db_exact"]
+        and report["results_exact"]
+    )
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=500, help="answers per second")
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--distinct", type=int, default=300, help="different words")
+    parser.add_argument("--interval-ms", type=int, default=75, help="LIVEPOLLS_LIVE_INTERVAL_MS")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--procs", type=int, default=4, help="viewer processes")
+    report = run(parser.parse_args())
+    print(json.dumps(report, indent=2))
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
