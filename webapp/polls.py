@@ -13,7 +13,7 @@ from webapp import clock, kinds, notices, schedule
 from webapp.db import is_postgres, shielded, write_transaction
 from webapp.errors import Conflict, Forbidden, Invalid, NotFound
 from webapp.inputs.polls import PollCreate, PollUpdate, voting_for
-from webapp.questions.kinds import CHOICE, WITH_OPTIONS, KindSettings, settings_of
+from webapp.questions.kinds import CHOICE, MODERATED, WITH_OPTIONS, KindSettings, settings_of
 from webapp.questions.ranking import OPTIONS_MAX as RANKING_OPTIONS_MAX
 from webapp.questions.scale import Scale
 from webapp.results import (
@@ -123,6 +123,7 @@ class PollChanges:
     closes_at: When = UNSET
     # A draft's whole kind settings, as the form sends them again (the kind itself is fixed).
     settings: KindSettings | None = None
+    premoderated: bool | None = None  # open_text, qa: at any time
 
     @property
     def reschedules(self) -> bool:
@@ -578,6 +579,11 @@ def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
         raise Invalid(
             "results_visibility", "A Q&A's questions are what people upvote: they are always shown."
         )
+    if changes.premoderated is not None:
+        if row["kind"] not in MODERATED:
+            raise Invalid("premoderated", "premoderated is a setting of open_text and qa polls.")
+        if changes.premoderated != bool(row["premoderated"]):
+            values[Poll.premoderated] = changes.premoderated
     voting = voting_for(changes.voting, changes.allows_guests, Voting(row["voting"]))
     for column, value in (
         (Poll.voting, voting),

@@ -13,6 +13,7 @@ from webapp.accounts import Account
 from webapp.api.auth import login_required
 from webapp.api.contract import problems
 from webapp.inputs.fields import INTEGRAL, StrictModel
+from webapp.questions.answers import TEXT_MAX
 from webapp.responses.one import MyResponse, my_response
 from webapp.results import Results
 
@@ -23,6 +24,8 @@ class ResponseGiven(StrictModel):
     """The response, in the field of the poll's kind: `rating` (1 to the scale's points)."""
 
     rating: Annotated[int, Field(ge=1, le=10), INTEGRAL] | None = None
+    # Open text: paragraphs kept (at most 20 lines), normalised by answers.normalise_text.
+    text: Annotated[str, Field(min_length=1, max_length=TEXT_MAX)] | None = None
 
 
 @blueprint.put("/polls/<id:poll_id>/response")

@@ -211,6 +211,9 @@ class PollUpdate(StrictModel):
     closed: bool | None = None
     opens_at: When = None
     closes_at: When = None
+    premoderated: bool | None = Field(
+        None, description="open_text and qa only, at any time: new entries wait for approval."
+    )
 
     _distinct_options = field_validator("options")(_distinct)
     _in_utc = field_validator(*SCHEDULE_FIELDS)(_utc)

@@ -37,6 +37,7 @@ from webapp.pages.forms import (
 )
 from webapp.pages.session import SignInRequired
 from webapp.polls import PollChanges, PollView
+from webapp.responses import open_text
 
 blueprint = Blueprint("polls", __name__)
 
@@ -306,6 +307,9 @@ async def poll_page(
         results=seen.results,
         mine=seen.mine,
         response=seen.response,
+        answers=await open_text.queue_seen_by(
+            poll_id, seen.poll.kind, seen.poll.creator.id, viewer_id
+        ),
         error=error.detail if error and not field else None,
         count=_watching(poll_id),
         schedule_values=schedule if schedule is not None else _schedule_values(seen.poll),
@@ -430,8 +434,11 @@ async def respond(poll_id: int) -> Any:
     """Give or change my response in a poll of another kind than choice (a rating)."""
     me = await require_member(allow_guest=True)
     form = await request.form
+    values: dict[str, object] = {"rating": form.get("rating", "")[:8]}
+    if "text" in form:  # open text (cut well past its limit: too long is still a 422)
+        values = {"text": form["text"][:2000]}
     try:
-        await clients.put_response(me, poll_id, {"rating": form.get("rating", "")[:8]})
+        await clients.put_response(me, poll_id, values)
     except DomainError as error:
         return await _after_vote(poll_id, me, error)
     return await _after_vote(poll_id, me)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from webapp.errors import Invalid
 from webapp.polls import poll_row
 from webapp.responses import Change, respond
+from webapp.responses import open_text as open_text_responses
 from webapp.responses import scale as scale_responses
 from webapp.tables import Kind
 from webapp.votes import Voter, wrong_kind
@@ -31,7 +32,10 @@ class OneResponse(Protocol):
     async def mine(self, poll_id: int, user_id: int) -> Any: ...
 
 
-MODULES: dict[Kind, Any] = {Kind.scale: scale_responses}
+MODULES: dict[Kind, Any] = {
+    Kind.scale: scale_responses,
+    Kind.open_text: open_text_responses,
+}
 
 
 @dataclass
@@ -41,6 +45,7 @@ class MyResponse:
     poll_id: int
     kind: Kind
     rating: int | None = None
+    text: str | None = None  # open text: your answer, whatever its state
 
 
 def _module(kind: Kind) -> OneResponse:
