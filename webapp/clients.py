@@ -18,6 +18,7 @@ from webapp import idempotency, keys, metrics, refusals, votes
 from webapp.accounts import Account
 from webapp.errors import TooManyRequests
 from webapp.responses import Change, one, words
+from webapp.responses import qa as qa_responses
 from webapp.results import Results
 from webapp.tables import BallotKind
 from webapp.votes import Voter
@@ -180,3 +181,29 @@ async def add_word(account: Account, poll_id: int, text: str) -> Change:
 async def remove_word(account: Account, poll_id: int, slot: int) -> Change:
     await _limit_votes(account, poll_id)
     return await words.remove_answer(voter(account), poll_id, slot)
+
+
+async def ask_question(account: Account, poll_id: int, text: str, anonymous: bool) -> int:
+    """Ask a Q&A question (its id), after the asking limit (`qa_ask`, shared by every worker:
+    text that others read) and the vote limits."""
+    await limit_in_poll(poll_id, "qa_ask", str(account.id))
+    await _limit_votes(account, poll_id)
+    window = current_app.extensions["settings"].guest_network_window_s
+    return await qa_responses.ask(voter(account), poll_id, text, anonymous, window)
+
+
+async def upvote_question(account: Account, poll_id: int, question_id: int, up: bool) -> Change:
+    """Upvote a Q&A question (`up`) or take the upvote back, counted as a vote."""
+    await _limit_votes(account, poll_id)
+    if not up:
+        return await qa_responses.withdraw_upvote(voter(account), poll_id, question_id)
+    window = current_app.extensions["settings"].guest_network_window_s
+    change = await qa_responses.upvote(voter(account), poll_id, question_id, window)
+    if change.changed:
+        metrics.VOTES.inc()
+    return change
+
+
+async def delete_question(account: Account, poll_id: int, question_id: int) -> None:
+    await _limit_votes(account, poll_id)
+    await qa_responses.delete(voter(account), poll_id, question_id)

@@ -37,6 +37,7 @@ RATE_LIMITS = {
     "limit_poll_create": "LIVEPOLLS_LIMIT_POLLS_PER_ACCOUNT",
     "limit_vote_account": "LIVEPOLLS_LIMIT_VOTES_PER_ACCOUNT",
     "limit_vote_address": "LIVEPOLLS_LIMIT_VOTES_PER_ADDRESS",
+    "limit_qa_ask": "LIVEPOLLS_LIMIT_QA_PER_ACCOUNT",
 }
 
 
@@ -126,6 +127,7 @@ class Environment(BaseSettings):
     livepolls_limit_polls_per_account: Limit = "30/hour"
     livepolls_limit_votes_per_account: Limit = "60/minute"
     livepolls_limit_votes_per_address: Limit = "3000/minute"
+    livepolls_limit_qa_per_account: Limit = "5/minute;30/hour"
     livepolls_guest_network_cap: NonNegative = 100
     livepolls_guest_network_window_s: Positive = 3600
     livepolls_guest_prune_after_s: Positive = 86400
@@ -214,6 +216,7 @@ class Settings:
     limit_poll_create: str
     limit_vote_account: str
     limit_vote_address: str
+    limit_qa_ask: str
     guest_network_cap: int
     guest_network_window_s: int
     guest_prune_after_s: int

@@ -32,6 +32,7 @@ RULES = {
     "poll_create": ("limit_poll_create", True),
     "vote_account": ("limit_vote_account", False),
     "vote_address": ("limit_vote_address", False),
+    "qa_ask": ("limit_qa_ask", True),
 }
 
 MESSAGES = {
@@ -43,6 +44,7 @@ MESSAGES = {
     "poll_create": "Too many new polls from this account.",
     "vote_account": "Too many votes from this account.",
     "vote_address": "Too many votes from your network.",
+    "qa_ask": "Too many questions from this account.",
 }
 
 

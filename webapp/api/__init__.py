@@ -9,7 +9,7 @@ from quart import Blueprint, request
 from quart_schema import tag_blueprint
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from webapp.api import answers, events, integrity, polls, responses, tokens, users, votes, words
+from webapp.api import answers, events, integrity, polls, qa, responses, tokens, users, votes, words
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 # Each resource is a group of its own on /docs.
@@ -21,6 +21,7 @@ for child, group in (
     (responses.blueprint, "Responses (other kinds)"),
     (words.blueprint, "Word clouds"),
     (answers.blueprint, "Open-text answers"),
+    (qa.blueprint, "Audience Q&A"),
     (integrity.blueprint, "Invite codes and integrity"),
     (events.blueprint, "Events"),
 ):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from webapp.kinds import open_text, scale, word_cloud
+from webapp.kinds import open_text, qa, scale, word_cloud
 from webapp.kinds.details import Detail
 from webapp.tables import Kind
 
@@ -19,6 +19,7 @@ LOADERS: dict[Kind, Loader] = {
     Kind.scale: scale.detail,
     Kind.word_cloud: word_cloud.detail,
     Kind.open_text: open_text.detail,
+    Kind.qa: qa.detail,
 }
 WIRED = frozenset({Kind.choice, *LOADERS})
 # A person's own response (None: none yet), by kind: what their page shows as theirs.
@@ -26,6 +27,7 @@ MINE: dict[Kind, Callable[[int, int], Awaitable[Any]]] = {
     Kind.scale: scale.rating_of,
     Kind.word_cloud: word_cloud.words_of_page,
     Kind.open_text: open_text.answer_of,
+    Kind.qa: qa.mine,
 }
 
 

@@ -45,7 +45,7 @@ DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
 def setup(app: Quart, settings: Settings) -> None:
-    from webapp.pages import answers, auth, events, home, integrity, polls, present, words
+    from webapp.pages import answers, auth, events, home, integrity, polls, present, qa, words
 
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -59,7 +59,7 @@ def setup(app: Quart, settings: Settings) -> None:
         cookie_samesite="Lax",
         duration=settings.token_ttl_days * 24 * 3600,
     )
-    blueprints = (home, auth, polls, present, integrity, events, words, answers)
+    blueprints = (home, auth, polls, present, integrity, events, words, answers, qa)
     for blueprint in (module.blueprint for module in blueprints):
         app.register_blueprint(blueprint)
 

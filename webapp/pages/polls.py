@@ -343,7 +343,7 @@ async def _after_vote(poll_id: int, me: Account, error: DomainError | None = Non
         error=error.detail if error else None,
     )
     results_block = await render_template(
-        "_partials/results.html", results=seen.results, poll=seen.poll
+        "_partials/results.html", results=seen.results, poll=seen.poll, response=seen.response
     )
     return vote_block + results_block
 

@@ -1,0 +1,118 @@
+"""Audience Q&A's results: the shown questions in the order the screens keep.
+
+The order is state (`question_view`, docs/question_types.md): every change to a Q&A is
+written with the order it leaves (webapp/responses/qa.py, under the poll's lock, with the
+seq the change brings), so a reload, another worker or a restart shows the same list. When
+the poll's seq has moved on without a Q&A change (a reset, a setting), the order is worked
+out from the stored one the same way and not stored: the next change stores it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from webapp.kinds.details import QaDetail, QaQuestionView
+from webapp.questions.qa import Ordering, Question, order
+from webapp.tables import Poll
+
+SHOWN = 100  # questions the results carry
+QUESTIONS_SQL = (
+    "SELECT q.id, q.asker, q.text, q.anonymous, q.answered_at, q.highlighted, q.upvotes,"
+    " q.created_at, u.name AS asker_name FROM qa_question q"
+    " JOIN app_user u ON u.id = q.asker WHERE q.poll = {} AND q.state = 'shown'"
+)
+VIEW_SQL = "SELECT seq, view FROM question_view WHERE poll = {}"
+SAVE_VIEW_SQL = (
+    "INSERT INTO question_view (poll, seq, view) VALUES ({}, {}, {})"
+    " ON CONFLICT (poll) DO UPDATE SET seq = excluded.seq, view = excluded.view"
+    " WHERE question_view.seq < excluded.seq"
+)
+MINE_SQL = (
+    "SELECT u.question FROM qa_upvote u JOIN qa_question q ON q.id = u.question"
+    ' WHERE q.poll = {} AND u."user" = {} ORDER BY u.question'
+)
+ASKED_SQL = "SELECT id FROM qa_question WHERE poll = {} AND asker = {} ORDER BY id"
+
+
+@dataclass
+class QaMine:
+    """A person's own part in a Q&A: the questions they upvoted and those they asked."""
+
+    poll_id: int
+    upvoted: list[int] = field(default_factory=list)
+    asked: list[int] = field(default_factory=list)
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite gives text
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _question(row: dict[str, Any]) -> Question:
+    return Question(
+        id=row["id"],
+        asker=row["asker"],
+        asked_at=_instant(row["created_at"]),
+        upvotes=row["upvotes"],
+        answered=row["answered_at"] is not None,
+        highlighted=bool(row["highlighted"]),
+    )
+
+
+async def shown_questions(poll_id: int) -> list[dict[str, Any]]:
+    return list(await Poll.raw(QUESTIONS_SQL, poll_id))
+
+
+async def stored_order(poll_id: int) -> list[int] | None:
+    rows = await Poll.raw(VIEW_SQL, poll_id)
+    if not rows:
+        return None
+    ids = json.loads(rows[0]["view"]).get("ids")
+    return [int(qid) for qid in ids] if isinstance(ids, list) else None
+
+
+async def ordering(poll_id: int, rows: list[dict[str, Any]]) -> Ordering:
+    """The order to show these questions in, as stable as `qa.order` allows against the
+    stored one."""
+    return order(await stored_order(poll_id), [_question(row) for row in rows])
+
+
+async def save_order(poll_id: int, seq: int, found: Ordering) -> None:
+    """Store the order a change at `seq` leaves (an older seq never overwrites a newer)."""
+    view = json.dumps({"ids": list(found.ids), "settled": found.settled})
+    await Poll.raw(SAVE_VIEW_SQL, poll_id, seq, view)
+
+
+def view_of(row: dict[str, Any]) -> QaQuestionView:
+    """A question as everyone sees it: an anonymous asker is never named (the owner neither)."""
+    return QaQuestionView(
+        id=row["id"],
+        text=row["text"],
+        asker=None if row["anonymous"] else row["asker_name"],
+        upvotes=row["upvotes"],
+        answered=row["answered_at"] is not None,
+        highlighted=bool(row["highlighted"]),
+        created_at=_instant(row["created_at"]),
+    )
+
+
+async def detail(poll: dict[str, Any]) -> QaDetail:
+    rows = await shown_questions(poll["id"])
+    found = await ordering(poll["id"], rows)
+    by_id = {row["id"]: row for row in rows}
+    highlighted = next((row["id"] for row in rows if row["highlighted"]), None)
+    return QaDetail(
+        questions=[view_of(by_id[qid]) for qid in found.ids[:SHOWN]],
+        highlighted_id=highlighted,
+        settled=found.settled,
+    )
+
+
+async def mine(poll_id: int, user_id: int) -> QaMine:
+    upvoted = await Poll.raw(MINE_SQL, poll_id, user_id)
+    asked = await Poll.raw(ASKED_SQL, poll_id, user_id)
+    return QaMine(poll_id, [r["question"] for r in upvoted], [r["id"] for r in asked])
