@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
@@ -16,16 +16,29 @@ from webapp.inputs.fields import INTEGRAL, StrictModel
 from webapp.questions.answers import TEXT_MAX
 from webapp.responses.one import MyResponse, my_response
 from webapp.results import Results
+from webapp.routing import MAX_ID
 
 blueprint = Blueprint("responses", __name__)
+# A ranking's order as the schema tells clients: option ids (put_response checks them).
+ORDER_SCHEMA = WithJsonSchema(
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        "maxItems": 10,
+    }
+)
 
 
 class ResponseGiven(StrictModel):
-    """The response, in the field of the poll's kind: `rating` (1 to the scale's points)."""
+    """The response, in the field of the poll's kind: `rating` (1 to the scale's points),
+    `order` (a ranking's option ids, best first)."""
 
     rating: Annotated[int, Field(ge=1, le=10), INTEGRAL] | None = None
     # Open text: paragraphs kept (at most 20 lines), normalised by answers.normalise_text.
     text: Annotated[str, Field(min_length=1, max_length=TEXT_MAX)] | None = None
+    # A ranking: every option id once, best first. Its elements are checked against the
+    # poll's options (webapp.questions.ranking), so every fault names `order[i]` alike.
+    order: Annotated[list[Any], Field(max_length=10), ORDER_SCHEMA] | None = None
 
 
 @blueprint.put("/polls/<id:poll_id>/response")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from webapp.kinds import open_text, qa, scale, word_cloud
+from webapp.kinds import open_text, qa, ranking, scale, word_cloud
 from webapp.kinds.details import Detail
 from webapp.tables import Kind
 
@@ -18,6 +18,7 @@ Loader = Callable[[dict[str, Any]], Awaitable[Detail]]
 LOADERS: dict[Kind, Loader] = {
     Kind.scale: scale.detail,
     Kind.word_cloud: word_cloud.detail,
+    Kind.ranking: ranking.detail,
     Kind.open_text: open_text.detail,
     Kind.qa: qa.detail,
 }
@@ -26,6 +27,7 @@ WIRED = frozenset({Kind.choice, *LOADERS})
 MINE: dict[Kind, Callable[[int, int], Awaitable[Any]]] = {
     Kind.scale: scale.rating_of,
     Kind.word_cloud: word_cloud.words_of_page,
+    Kind.ranking: ranking.order_of,
     Kind.open_text: open_text.answer_of,
     Kind.qa: qa.mine,
 }

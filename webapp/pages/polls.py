@@ -35,6 +35,7 @@ from webapp.pages.forms import (
     safe_next,
     validate,
 )
+from webapp.pages.ranking_form import order_in
 from webapp.pages.session import SignInRequired
 from webapp.polls import PollChanges, PollView
 from webapp.responses import open_text
@@ -437,6 +438,8 @@ async def respond(poll_id: int) -> Any:
     values: dict[str, object] = {"rating": form.get("rating", "")[:8]}
     if "text" in form:  # open text (cut well past its limit: too long is still a 422)
         values = {"text": form["text"][:2000]}
+    if "rank_1" in form:  # a ranking's selects, best first
+        values = {"order": order_in(form)}
     try:
         await clients.put_response(me, poll_id, values)
     except DomainError as error:

@@ -15,6 +15,7 @@ from webapp.errors import Invalid
 from webapp.polls import poll_row
 from webapp.responses import Change, respond
 from webapp.responses import open_text as open_text_responses
+from webapp.responses import ranking as ranking_responses
 from webapp.responses import scale as scale_responses
 from webapp.tables import Kind
 from webapp.votes import Voter, wrong_kind
@@ -34,6 +35,7 @@ class OneResponse(Protocol):
 
 MODULES: dict[Kind, Any] = {
     Kind.scale: scale_responses,
+    Kind.ranking: ranking_responses,
     Kind.open_text: open_text_responses,
 }
 
@@ -46,6 +48,7 @@ class MyResponse:
     kind: Kind
     rating: int | None = None
     text: str | None = None  # open text: your answer, whatever its state
+    order: list[int] | None = None  # a ranking: option ids, best first
 
 
 def _module(kind: Kind) -> OneResponse:
