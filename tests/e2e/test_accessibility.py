@@ -233,6 +233,8 @@ async def audit_pages(
     )
     closed = await make_poll(http, auth, is_published=True)
     scheduled = await make_poll(http, auth, is_published=True, opens_at="2999-01-01T00:00:00Z")
+    scale = {"points": 5, "low_label": "Poor", "high_label": "Great"}
+    rating = await make_poll(http, auth, is_published=True, kind="scale", options=None, scale=scale)
     closing = await http.patch(f"/api/v1/polls/{closed['id']}", json={"closed": True}, headers=auth)
     assert closing.status_code == 200, closing.text
     codes = f"/api/v1/polls/{invited['id']}/invite-codes"
@@ -255,6 +257,11 @@ async def audit_pages(
     ]
     for path, label, endpoint, template in pages:
         await visit(owner, f"/polls/{guests['id']}/{path}", label, endpoint, template)
+    # The other question types (#15): the owner's page and the presenter view of each.
+    for poll, label in ((rating, "rating scale"),):
+        await visit(owner, f"/polls/{poll['id']}", f"owner's {label}", *SHOW)
+        present = ("present.present_poll", "polls/present.html")
+        await visit(owner, f"/polls/{poll['id']}/present", f"presenter view, {label}", *present)
 
     # An event (#14): the owner's pages, then the audience's, signed out and as a voter.
     made = await http.post("/api/v1/events", json={"title": "A talk"}, headers=auth)
@@ -306,6 +313,11 @@ async def audit_pages(
     await check(voter, "voter's poll offline, a tap waiting", *SHOW)
     await voter_context.set_offline(False)
     await expect(waiting).to_have_attribute("aria-pressed", "true", timeout=15_000)
+    await visit(voter, f"/polls/{rating['id']}", "voter's rating scale", *SHOW)
+    await voter.locator("#vote label.scale-point:has(input[value='4'])").click()
+    await voter.get_by_role("button", name="Rate").click()
+    await expect(voter.locator("#vote .your-rating")).to_contain_text("4")
+    await check(voter, "voter's rating scale after rating", *SHOW)
     await visit(voter, f"/polls/{closed['id']}", "closed poll", *SHOW)
     await visit(voter, f"/polls/{scheduled['id']}", "scheduled poll", *SHOW)
     await visit(voter, f"/e/{event['join_code']}", "event audience, a voter", *audience)
