@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from quart import Blueprint
+from quart import Blueprint, request
 
+from webapp import polls
 from webapp.errors import DomainError
 from webapp.pages.forms import back_to_poll
 from webapp.pages.polls import poll_page, require_member
+from webapp.polls import PollChanges
 from webapp.responses import open_text
 
 blueprint = Blueprint("answers", __name__)
@@ -34,3 +36,15 @@ async def show_answer(poll_id: int, answer_id: int) -> Any:
 async def hide_answer(poll_id: int, answer_id: int) -> Any:
     """Hide an answer from everyone but the owner (the poll's owner only)."""
     return await _moderate(poll_id, answer_id, "hidden")
+
+
+@blueprint.post("/polls/<id:poll_id>/premoderated")
+async def set_premoderated(poll_id: int) -> Any:
+    """Turn approval before showing on or off (the poll's owner; open text and Q&A only)."""
+    me = await require_member()
+    on = (await request.form).get("premoderated") == "1"
+    try:
+        await polls.update_poll(poll_id, me.id, PollChanges(premoderated=on))
+    except DomainError as error:
+        return await poll_page(poll_id, error)
+    return back_to_poll(poll_id)
