@@ -121,7 +121,8 @@ async def test_upvotes_count_once_per_person_and_repeats_change_nothing(
     assert await results(client, poll["id"]) == once  # no new seq for nothing
     assert await stored_upvotes(qid) == (1, 1)
     mine = await client.get(f"/api/v1/polls/{poll['id']}/qa/mine", headers=cat.auth)
-    assert await mine.get_json() == {"poll_id": poll["id"], "upvoted": [qid], "asked": []}
+    expected = {"poll_id": poll["id"], "upvoted": [qid], "asked": [], "moderation": []}
+    assert await mine.get_json() == expected
 
     assert (await upvote(client, cat, poll["id"], qid, up=False)).status_code == 204
     withdrawn = await results(client, poll["id"])
@@ -202,6 +203,13 @@ async def test_premoderated_questions_wait_for_the_owner(
     assert response.status_code == 201 and question["state"] == "pending"
     assert (await results(client, poll["id"], ann))["detail"]["questions"] == []
     await assert_problem(await upvote(client, cat, poll["id"], question["id"]), 404)
+    queue = await client.get(f"/api/v1/polls/{poll['id']}/qa/mine", headers=ann.auth)
+    assert [(q["id"], q["state"]) for q in (await queue.get_json())["moderation"]] == [
+        (question["id"], "pending")
+    ]
+    theirs = await client.get(f"/api/v1/polls/{poll['id']}/qa/mine", headers=bob.auth)
+    body = await theirs.get_json()
+    assert body["moderation"] == [] and body["asked"] == [question["id"]]
     shown = await mark(client, ann, poll["id"], question["id"], state="shown")
     assert (await shown.get_json())["state"] == "shown"
     assert listed(await results(client, poll["id"])) == [(question["id"], 0)]

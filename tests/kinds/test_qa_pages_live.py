@@ -124,6 +124,23 @@ async def test_the_owner_highlights_answers_and_hides_from_the_page(app: Quart) 
     assert questions(await asker.get(f"/polls/{poll_id}")) == ["First?"]
 
 
+async def test_the_owner_approves_a_waiting_question_from_the_page(app: Quart) -> None:
+    owner = await signed_up(app, "owner")
+    poll_id = await qa_poll(app, owner, premoderated=True)
+    asker = await signed_up(app, "asker")
+    sent = await asker.post(f"/polls/{poll_id}/qa", {"text": "Approve me?"})
+    assert sent.status == 303
+    assert questions(await asker.get(f"/polls/{poll_id}")) == []
+    assert (await asker.get(f"/polls/{poll_id}")).dom.by_id("qa-queue") is None
+    page = await owner.get(f"/polls/{poll_id}")
+    queued = found(page.dom.get("qa-queue").find("li"))
+    assert "Approve me?" in queued.text and "Waiting" in queued.text
+    qid = int(str(queued.id).removeprefix("qa-queued-"))
+    shown = await owner.post(f"/polls/{poll_id}/qa/{qid}/mark", {"mark": "show"}, htmx=True)
+    assert shown.status == 200 and shown.dom.by_id("qa-queue") is None
+    assert questions(await asker.get(f"/polls/{poll_id}")) == ["Approve me?"]
+
+
 async def test_the_live_stream_carries_each_question_and_upvote(app: Quart) -> None:
     owner = await signed_up(app, "owner")
     poll_id = await qa_poll(app, owner, allows_anonymous=True)

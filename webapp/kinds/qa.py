@@ -35,6 +35,24 @@ MINE_SQL = (
     ' WHERE q.poll = {} AND u."user" = {} ORDER BY u.question'
 )
 ASKED_SQL = "SELECT id FROM qa_question WHERE poll = {} AND asker = {} ORDER BY id"
+# The owner's queue: the questions nobody else sees (waiting for approval, or hidden).
+QUEUE = 50
+QUEUE_SQL = (
+    "SELECT q.id, q.text, q.state, q.anonymous, u.name AS asker_name FROM qa_question q"
+    " JOIN app_user u ON u.id = q.asker JOIN poll p ON p.id = q.poll"
+    " WHERE q.poll = {} AND p.creator = {} AND q.state <> 'shown'"
+    f" ORDER BY q.id DESC LIMIT {QUEUE}"
+)
+
+
+@dataclass
+class QueuedQuestion:
+    """A question only the owner sees: `pending` (premoderated) or `hidden`."""
+
+    id: int
+    text: str
+    state: str
+    asker: str | None  # null when asked anonymously
 
 
 @dataclass
@@ -44,6 +62,9 @@ class QaMine:
     poll_id: int
     upvoted: list[int] = field(default_factory=list)
     asked: list[int] = field(default_factory=list)
+    # For the poll's owner only (empty for everyone else): the newest 50 questions waiting
+    # for approval or hidden, to show or hide from the page.
+    moderation: list[QueuedQuestion] = field(default_factory=list)
 
 
 def _instant(value: Any) -> datetime:
@@ -115,4 +136,8 @@ async def detail(poll: dict[str, Any]) -> QaDetail:
 async def mine(poll_id: int, user_id: int) -> QaMine:
     upvoted = await Poll.raw(MINE_SQL, poll_id, user_id)
     asked = await Poll.raw(ASKED_SQL, poll_id, user_id)
-    return QaMine(poll_id, [r["question"] for r in upvoted], [r["id"] for r in asked])
+    queue = [
+        QueuedQuestion(r["id"], r["text"], r["state"], None if r["anonymous"] else r["asker_name"])
+        for r in await Poll.raw(QUEUE_SQL, poll_id, user_id)
+    ]
+    return QaMine(poll_id, [r["question"] for r in upvoted], [r["id"] for r in asked], queue)
