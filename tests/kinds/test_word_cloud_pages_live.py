@@ -86,7 +86,8 @@ async def test_the_owner_hides_and_shows_a_word_from_the_page(app: Quart) -> Non
     )
     assert hidden.status == 200
     assert [t.text for t in hidden.dom.get("results").find_all("text")] == ["kind"]
-    assert "word-hidden" in hidden.dom.get("word-moderation").find("li").classes
+    listed = hidden.dom.get("word-moderation").find_all("li")
+    assert [item.classes for item in listed][0] == {"word-hidden"}  # hidden ones first
     seen = await voter.get(f"/polls/{poll_id}")
     assert "rude" not in seen.dom.get("results").text
     await owner.post(f"/polls/{poll_id}/words/hide", {"key": "rude", "hidden": "0"})
@@ -148,3 +149,23 @@ async def test_hidden_results_stay_hidden_on_the_stream(app: Quart) -> None:
     async with client.websocket(f"/api/v1/polls/{poll_id}/live?format=html") as ws:
         results = await next_html(ws, "results")
         assert "secret" not in results.text
+
+
+async def test_the_presenter_view_and_the_poll_lists_show_a_word_cloud(app: Quart) -> None:
+    owner = await signed_up(app, "owner")
+    poll_id = await cloud_poll(app, owner)
+    voter = await signed_up(app, "voter")
+    await voter.post(f"/polls/{poll_id}/words", {"answer": "Stage"})
+    present = await owner.get(f"/polls/{poll_id}/present")
+    assert present.status == 200
+    svg = present.dom.get("results").find("svg", cls="wordcloud")
+    assert svg is not None and [t.text for t in svg.find_all("text")] == ["Stage"]
+    client = app.test_client()
+    auth = bearer(await api_token(app, "owner@example.org"))
+    integrity = await client.get(f"/api/v1/polls/{poll_id}/integrity", headers=auth)
+    assert integrity.status_code == 200
+    assert (await integrity.get_json())["ballots"]["total"] == 1
+    listed = await client.get("/api/v1/polls?mine=true", headers=auth)
+    assert listed.status_code == 200
+    home = await owner.get("/")
+    assert home.status == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
@@ -12,7 +12,7 @@ from webapp import clients, polls
 from webapp.accounts import Account
 from webapp.api.auth import login_required
 from webapp.api.contract import problems
-from webapp.inputs.fields import StrictModel
+from webapp.inputs.fields import StrictModel, text_schema
 from webapp.kinds.word_cloud import MyWords, answers_of
 from webapp.questions.answers import ANSWER_MAX, KEY_MAX
 from webapp.responses.words import hide_word
@@ -26,7 +26,7 @@ blueprint = Blueprint("words", __name__)
 class WordGiven(StrictModel):
     """One short answer (at most 40 characters once normalised)."""
 
-    answer: Annotated[str, Field(max_length=ANSWER_MAX)]
+    answer: Annotated[str, WithJsonSchema(text_schema(ANSWER_MAX))]
 
 
 class WordModerated(StrictModel):
