@@ -1,12 +1,13 @@
 """Word-cloud burst: answers at a fixed rate (open loop) on one word cloud watched by many
 viewers; updates coalesce to the live interval, every viewer must end exact.
 
-Standalone (not in bench/run.py yet): `python -m bench.wordcloud [--viewers 1000 --rate 500
---seconds 4]`. It makes a fresh PostgreSQL database (bench/seed.py: one user per answer, plus
-the poll's creator), starts the app's own server (bench/servers.py), opens the viewers on
-the poll's JSON live stream in child processes (a Python process reads only so many
-messages a second), sends each user's one answer on a schedule, from a Zipf-like choice of
-`--distinct` words, then checks:
+Standalone (not in bench/run.py): `python -m bench.wordcloud [--viewers 1000 --rate 500
+--seconds 4] [--write-report]`; with --write-report its section is kept in
+docs/benchmarks.md, as bench/ratelimit.py's is. It makes a fresh PostgreSQL database
+(bench/seed.py: one user per answer, plus the poll's creator), starts the app's own server
+(bench/servers.py), opens the viewers on the poll's JSON live stream in child processes (a
+Python process reads only so many messages a second), sends each user's one answer on a
+schedule, from a Zipf-like choice of `--distinct` words, then checks:
 
 - *rate*: no viewer got more `results` messages in any one second than the live interval
   allows (1000 / LIVEPOLLS_LIVE_INTERVAL_MS, plus one for a window's edge);
@@ -35,7 +36,7 @@ import asyncpg
 import httpx
 
 from bench.seed import setup
-from bench.servers import Server
+from bench.servers import ROOT, Server
 from bench.stats import percentile
 
 DATABASE = "livepolls_bench_wordcloud"
@@ -219,6 +220,39 @@ def run(args: argparse.Namespace) -> dict:
     return report
 
 
+def render(report: dict, args: argparse.Namespace) -> str:
+    """The report's section for docs/benchmarks.md (kept there, as bench/ratelimit.py's)."""
+    rows = [
+        ("viewers", f"{report['viewers']:,}"),
+        ("answers acknowledged", f"{report['acknowledged']:,} of {report['answers_sent']:,}"),
+        ("sent in", f"{report['send_seconds']} s (scheduled {args.seconds} s at {args.rate}/s)"),
+        (
+            "HTTP p50 / p99 (from when due)",
+            f"{report['http_p50_ms']:.0f} / {report['http_p99_ms']:.0f} ms",
+        ),
+        (
+            "most results messages in a second, any viewer",
+            f"{report['messages_per_viewer_per_second_max']} (allowed "
+            f"{report['allowed_messages_per_second']} at {report['interval_ms']} ms)",
+        ),
+        ("exact viewers", f"{report['exact_viewers']:,}/{report['viewers']:,}"),
+        ("db exact / results exact", f"{report['db_exact']} / {report['results_exact']}"),
+    ]
+    return "\n".join(
+        [
+            "## Word-cloud burst",
+            "",
+            f"`python -m bench.wordcloud --viewers {args.viewers} --rate {args.rate} "
+            f"--seconds {args.seconds} --distinct {args.distinct}`: one answer per user, "
+            "open loop, over Zipf-like words, on one word cloud watched on the JSON stream.",
+            "",
+            "| | |",
+            "| --- | --- |",
+            *(f"| {name} | {value} |" for name, value in rows),
+        ]
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=1000)
@@ -228,8 +262,16 @@ def main() -> int:
     parser.add_argument("--interval-ms", type=int, default=75, help="LIVEPOLLS_LIVE_INTERVAL_MS")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--procs", type=int, default=4, help="viewer processes")
-    report = run(parser.parse_args())
+    parser.add_argument(
+        "--write-report", action="store_true", help="keep the section in docs/benchmarks.md"
+    )
+    args = parser.parse_args()
+    report = run(args)
     print(json.dumps(report, indent=2))
+    if args.write_report:
+        from bench.report import replace_section
+
+        replace_section(ROOT / "docs" / "benchmarks.md", "wordcloud", render(report, args))
     return 0 if report["ok"] else 1
 
 
