@@ -124,6 +124,7 @@ class PollChanges:
     # A draft's whole kind settings, as the form sends them again (the kind itself is fixed).
     settings: KindSettings | None = None
     premoderated: bool | None = None  # open_text, qa: at any time
+    allows_anonymous: bool | None = None  # qa: at any time (questions asked stay as asked)
 
     @property
     def reschedules(self) -> bool:
@@ -584,6 +585,11 @@ def _apply(row: dict[str, Any], changes: PollChanges) -> dict[Any, Any]:
             raise Invalid("premoderated", "premoderated is a setting of open_text and qa polls.")
         if changes.premoderated != bool(row["premoderated"]):
             values[Poll.premoderated] = changes.premoderated
+    if changes.allows_anonymous is not None:
+        if row["kind"] != Kind.qa:
+            raise Invalid("allows_anonymous", "allows_anonymous is a setting of qa polls only.")
+        if changes.allows_anonymous != bool(row["allows_anonymous"]):
+            values[Poll.allows_anonymous] = changes.allows_anonymous
     voting = voting_for(changes.voting, changes.allows_guests, Voting(row["voting"]))
     for column, value in (
         (Poll.voting, voting),

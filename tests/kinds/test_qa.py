@@ -382,3 +382,30 @@ async def test_asking_is_rate_limited_per_account(limited: Quart) -> None:
     assert statuses == [201, 201, 429]
     assert "Too many questions" in (await response.get_json())["detail"]
     assert owner is not None
+
+
+async def test_the_owner_allows_anonymous_questions_at_any_time(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    ann, bob = await make_member(), await make_member("bob")
+    poll = await make_kind_poll(client, ann, "qa")
+    url = f"/api/v1/polls/{poll['id']}"
+    await asked(client, bob, poll["id"], "Named?")
+    allowed = await client.patch(url, json={"allows_anonymous": True}, headers=ann.auth)
+    assert allowed.status_code == 200 and (await allowed.get_json())["allows_anonymous"] is True
+    assert (await ask(client, bob, poll["id"], "Unnamed?", anonymous=True)).status_code == 201
+    closed = await client.patch(url, json={"allows_anonymous": False}, headers=ann.auth)
+    assert closed.status_code == 200
+    refused = await ask(client, bob, poll["id"], "Again?", anonymous=True)
+    await assert_validation_problem(refused, "anonymous")
+    body = await results(client, poll["id"])
+    assert sorted(str(q["asker"]) for q in body["detail"]["questions"]) == ["None", "bob"]
+    scale = await make_kind_poll(
+        client, ann, "scale", scale={"points": 3, "low_label": "a", "high_label": "b"}
+    )
+    wrong = await client.patch(
+        f"/api/v1/polls/{scale['id']}", json={"allows_anonymous": True}, headers=ann.auth
+    )
+    await assert_validation_problem(wrong, "allows_anonymous")
+    other = await client.patch(url, json={"allows_anonymous": True}, headers=bob.auth)
+    assert other.status_code in (403, 404)

@@ -214,6 +214,9 @@ class PollUpdate(StrictModel):
     premoderated: bool | None = Field(
         None, description="open_text and qa only, at any time: new entries wait for approval."
     )
+    allows_anonymous: bool | None = Field(
+        None, description="qa only, at any time: askers may leave their name off a question."
+    )
 
     _distinct_options = field_validator("options")(_distinct)
     _in_utc = field_validator(*SCHEDULE_FIELDS)(_utc)
