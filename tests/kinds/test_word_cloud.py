@@ -266,6 +266,32 @@ async def test_words_keep_their_places_and_the_layout_is_kept_by_seq(
     assert await results(client, poll_id) == body
 
 
+async def test_at_most_a_hundred_words_are_drawn_and_the_totals_count_them_all(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    """The loader reads only the most frequent rows; the totals still count every word."""
+    ann = await make_member()
+    poll = await make_kind_poll(client, ann, "word_cloud")
+    poll_id = poll["id"]
+    for n in range(150):  # counts as running totals hold them (seeded: no API round trips)
+        await Poll.raw(
+            "INSERT INTO word_count (poll, answer_key, text, count, hidden)"
+            " VALUES ({}, {}, {}, {}, {})",
+            poll_id,
+            f"w{n:03}",
+            f"W{n:03}",
+            1 + n % 7,
+            n == 149,
+        )
+    await Poll.raw("UPDATE poll SET seq = seq + 1 WHERE id = {}", poll_id)
+    detail = (await results(client, poll_id))["detail"]
+    assert detail["distinct"] == 149  # the hidden one left out
+    assert detail["answers"] == sum(1 + n % 7 for n in range(149))
+    drawn = detail["words"]
+    assert 0 < len(drawn) <= 100 and detail["more"] == 149 - len(drawn)
+    assert min(w["count"] for w in drawn) >= 3  # the most frequent: 21 each of 7 .. 4, then 3s
+
+
 async def test_reset_clears_the_answers_and_duplicate_keeps_the_limit(
     client: TestClientProtocol, make_member: MakeMember
 ) -> None:

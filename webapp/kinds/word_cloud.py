@@ -14,21 +14,34 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from webapp.db import is_foreign_key_violation
 from webapp.kinds.details import WordCloudDetail, WordView
 from webapp.questions.answers import AnswerCount
-from webapp.questions.wordcloud import HEIGHT, WIDTH, Layout, Placed, layout, svg
+from webapp.questions.wordcloud import (
+    HEIGHT,
+    MAX_WORDS,
+    WIDTH,
+    Layout,
+    Placed,
+    layout,
+    svg,
+)
 from webapp.tables import Poll
 
 log = logging.getLogger(__name__)
 
 # Hidden words and words whose every answer was withdrawn are out of the picture.
+# The seq, the totals and the words that can be drawn, in one statement (so they agree): only
+# the MAX_WORDS most frequent rows are read (the (poll, count) index), however many differ.
+_SHOWN = "FROM word_count WHERE poll = {} AND count > 0 AND NOT hidden"
 COUNTS_SQL = (
-    "SELECT p.seq, w.answer_key, w.text, w.count FROM poll p"
-    " LEFT JOIN word_count w ON w.poll = p.id AND w.count > 0 AND NOT w.hidden"
+    "SELECT p.seq, t.answers, t.words, w.answer_key, w.text, w.count FROM poll p"
+    f" LEFT JOIN (SELECT sum(count) AS answers, count(*) AS words {_SHOWN}) t ON 1 = 1"
+    f" LEFT JOIN (SELECT answer_key, text, count {_SHOWN}"
+    f" ORDER BY count DESC, answer_key LIMIT {MAX_WORDS}) w ON 1 = 1"
     " WHERE p.id = {}"
 )
 VIEW_SQL = "SELECT seq, view FROM question_view WHERE poll = {}"
@@ -96,7 +109,7 @@ async def current_layout(poll_id: int, seq: int | None = None) -> Layout:
     seq_stored, stored = _stored(await Poll.raw(VIEW_SQL, poll_id))
     if stored is not None and seq is not None and seq_stored >= seq:
         return stored
-    rows = await Poll.raw(COUNTS_SQL, poll_id)
+    rows = await Poll.raw(COUNTS_SQL, poll_id, poll_id, poll_id)
     if not rows:
         return stored or layout([])
     now = int(rows[0]["seq"])
@@ -107,7 +120,12 @@ async def current_layout(poll_id: int, seq: int | None = None) -> Layout:
         for row in rows
         if row["answer_key"] is not None
     ]
-    made = layout(counts, stored)
+    totals = rows[0]
+    made = replace(
+        layout(counts, stored),
+        answers=int(totals["answers"] or 0),
+        distinct=int(totals["words"] or 0),
+    )
     try:
         await Poll.raw(STORE_SQL, poll_id, now, json.dumps(made.to_dict()))
     except Exception as exc:
