@@ -24,7 +24,7 @@ class QuestionAsked(StrictModel):
     """A question (at most 1,000 characters once normalised, 20 lines); `anonymous` only
     where the poll allows it."""
 
-    text: Annotated[str, Field(max_length=4000)]
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
     anonymous: bool = False
 
 

@@ -114,10 +114,11 @@ async def _closes_ballot(poll_id: int, user_id: int, has_ballot: bool) -> int:
 async def ask(voter: Voter, poll_id: int, text: str, anonymous: bool, window_s: int) -> int:
     """Ask a question (pending if the poll is premoderated); its id. 422 naming `text` or
     `anonymous` (when the poll does not allow it)."""
-    cleaned = normalise_text(text, "text")
     asked: list[int] = []
 
     async def write(poll: dict[str, Any], has_ballot: bool) -> Change:
+        # Judged once the poll is known open to this person (a missing poll is a 404 first).
+        cleaned = normalise_text(text, "text")
         if anonymous and not poll["allows_anonymous"]:
             raise Invalid("anonymous", "This poll does not take anonymous questions.")
         state = "pending" if poll["premoderated"] else "shown"
