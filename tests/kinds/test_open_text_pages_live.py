@@ -91,6 +91,8 @@ async def test_the_owner_approves_and_hides_from_the_queue_on_the_poll_page(app:
     approved = await owner.post(f"/polls/{poll_id}/answers/{answer_id}/show")
     assert approved.status == 303
     assert shown((await other.get(f"/polls/{poll_id}")).dom.get("results")) == ["Wait for me"]
+    presenter = await owner.get(f"/polls/{poll_id}/present")
+    assert presenter.status == 200 and shown(presenter.dom.get("results")) == ["Wait for me"]
     hidden = await owner.post(f"/polls/{poll_id}/answers/{answer_id}/hide")
     assert hidden.status == 303
     assert shown((await other.get(f"/polls/{poll_id}")).dom.get("results")) == []
