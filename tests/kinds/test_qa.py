@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,6 +17,8 @@ from tests.api.problems import assert_problem, assert_validation_problem
 from tests.conftest import MakeMember, Member
 from tests.kinds.helpers import make_kind_poll, results
 from tests.pages.helpers import api_token, bearer, signed_up
+from webapp import clock
+from webapp.questions.qa import SETTLE_S
 from webapp.tables import Poll
 
 if TYPE_CHECKING:
@@ -313,7 +316,7 @@ async def test_hidden_results_hide_the_questions_from_all_but_the_owner(
 
 
 async def test_the_order_is_stored_and_moves_only_past_the_threshold(
-    client: TestClientProtocol, make_member: MakeMember
+    client: TestClientProtocol, make_member: MakeMember, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ann, bob, cat = await make_member(), await make_member(), await make_member()
     poll = await make_kind_poll(client, ann, "qa")
@@ -330,6 +333,13 @@ async def test_the_order_is_stored_and_moves_only_past_the_threshold(
     assert [q for q, _ in listed(body)] == moved and body["detail"]["settled"] is False
     (stored,) = await Poll.raw("SELECT seq, view FROM question_view WHERE poll = {}", poll["id"])
     assert json.loads(stored["view"])["ids"] == moved and stored["seq"] == body["seq"]
+    # An order unsettled for SETTLE_S seconds is sorted fully at the next change.
+    later = clock.now() + timedelta(seconds=SETTLE_S + 1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    await upvote(client, cat, poll["id"], ids[0])
+    body = await results(client, poll["id"])
+    canonical = [ids[0], ids[1], ids[5], ids[2], ids[3], ids[4]]
+    assert [q for q, _ in listed(body)] == canonical and body["detail"]["settled"] is True
     # A presenter's mark moves its question at once.
     await mark(client, ann, poll["id"], ids[3], highlighted=True)
     body = await results(client, poll["id"])

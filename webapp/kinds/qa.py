@@ -4,7 +4,8 @@ The order is state (`question_view`, docs/question_types.md): every change to a 
 written with the order it leaves (webapp/responses/qa.py, under the poll's lock, with the
 seq the change brings), so a reload, another worker or a restart shows the same list. When
 the poll's seq has moved on without a Q&A change (a reset, a setting), the order is worked
-out from the stored one the same way and not stored: the next change stores it.
+out from the stored one the same way and not stored: the next change stores it. An order
+left unsettled for `qa.SETTLE_S` seconds is sorted fully by the next change.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from webapp import clock
 from webapp.kinds.details import QaDetail, QaQuestionView
-from webapp.questions.qa import Ordering, Question, order
+from webapp.questions.qa import SETTLE_S, Ordering, Question, order
 from webapp.tables import Poll
 
 SHOWN = 100  # questions the results carry
@@ -88,23 +90,45 @@ async def shown_questions(poll_id: int) -> list[dict[str, Any]]:
     return list(await Poll.raw(QUESTIONS_SQL, poll_id))
 
 
-async def stored_order(poll_id: int) -> list[int] | None:
+@dataclass(frozen=True)
+class StoredOrder:
+    ids: list[int]
+    unsettled_since: float | None  # when the stored order last stopped being canonical
+
+
+async def stored_order(poll_id: int) -> StoredOrder | None:
     rows = await Poll.raw(VIEW_SQL, poll_id)
     if not rows:
         return None
-    ids = json.loads(rows[0]["view"]).get("ids")
-    return [int(qid) for qid in ids] if isinstance(ids, list) else None
+    view = json.loads(rows[0]["view"])
+    ids = view.get("ids") if isinstance(view, dict) else None
+    if not isinstance(ids, list):
+        return None
+    since = view.get("unsettled_since")
+    return StoredOrder([int(qid) for qid in ids], since if isinstance(since, float) else None)
 
 
 async def ordering(poll_id: int, rows: list[dict[str, Any]]) -> Ordering:
     """The order to show these questions in, as stable as `qa.order` allows against the
     stored one."""
-    return order(await stored_order(poll_id), [_question(row) for row in rows])
+    stored = await stored_order(poll_id)
+    return order(stored.ids if stored else None, [_question(row) for row in rows])
 
 
-async def save_order(poll_id: int, seq: int, found: Ordering) -> None:
-    """Store the order a change at `seq` leaves (an older seq never overwrites a newer)."""
-    view = json.dumps({"ids": list(found.ids), "settled": found.settled})
+async def reorder(poll_id: int, seq: int) -> None:
+    """Store the order a change at `seq` leaves the list in (an older seq never overwrites
+    a newer). An order that has stayed unsettled for `SETTLE_S` is sorted fully at the next
+    change, so the list converges while upvotes keep coming."""
+    rows = await shown_questions(poll_id)
+    stored = await stored_order(poll_id)
+    questions = [_question(row) for row in rows]
+    found = order(stored.ids if stored else None, questions)
+    now = clock.now().timestamp()
+    since = stored.unsettled_since if stored else None
+    if not found.settled and since is not None and now - since >= SETTLE_S:
+        found = order(None, questions, refresh=True)
+    unsettled = None if found.settled else (since if since is not None else now)
+    view = json.dumps({"ids": list(found.ids), "unsettled_since": unsettled})
     await Poll.raw(SAVE_VIEW_SQL, poll_id, seq, view)
 
 

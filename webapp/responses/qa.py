@@ -100,9 +100,7 @@ async def question(poll_id: int, question_id: int) -> QaQuestion:
 
 async def _reorder(poll: dict[str, Any]) -> None:
     """Store the order this change (at the next seq) leaves the list in."""
-    rows = await qa_reads.shown_questions(poll["id"])
-    found = await qa_reads.ordering(poll["id"], rows)
-    await qa_reads.save_order(poll["id"], poll["seq"] + 1, found)
+    await qa_reads.reorder(poll["id"], poll["seq"] + 1)
 
 
 async def _closes_ballot(poll_id: int, user_id: int, has_ballot: bool) -> int:
