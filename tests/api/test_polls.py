@@ -40,6 +40,12 @@ POLL_FIELDS = {
     "results_hidden",
     "results_visible",
     "join_code",
+    # The question type and its settings (#15): null (or false) where the kind has none.
+    "kind",
+    "answers_per_person",
+    "scale",
+    "premoderated",
+    "allows_anonymous",
 }
 OPTION_FIELDS = {"id", "text", "position", "votes"}
 

@@ -156,6 +156,7 @@ async def test_each_kind_takes_only_its_own_responses(
     ann, bob = await make_member(), await make_member()
     scale = await make_kind_poll(client, ann, "scale", **SCALE)
     choice = await make_poll(ann)
+    assert choice["kind"] == "choice" and choice["scale"] is None
     response = await client.post(
         f"/api/v1/polls/{scale['id']}/votes", json={"option_id": 1}, headers=bob.auth
     )
