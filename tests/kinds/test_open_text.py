@@ -16,6 +16,7 @@ from tests.api.problems import assert_problem, assert_validation_problem
 from tests.conftest import MakeMember, Member, postgres_only
 from tests.kinds.helpers import make_kind_poll, put_response, results
 from webapp.kinds import open_text as open_text_kind
+from webapp.responses import open_text as open_text_responses
 from webapp.tables import Poll
 
 if TYPE_CHECKING:
@@ -323,3 +324,47 @@ async def test_many_people_answering_at_once_are_all_listed_once(
     assert sorted(texts(body)) == sorted(f"answer {i}" for i in range(15))
     assert body["responses"] == 15 == body["voters"]
     assert len(await rows(poll["id"])) == 15
+
+
+async def test_the_queue_pages_older_answers_with_before(
+    client: TestClientProtocol, make_member: MakeMember, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(open_text_responses, "QUEUE_MAX", 2)
+    monkeypatch.setattr(
+        open_text_responses, "QUEUE_SQL", open_text_responses.QUEUE_SQL.replace("101", "3")
+    )
+    ann = await make_member()
+    poll = await make_kind_poll(client, ann, "open_text", premoderated=True)
+    for person in [await make_member() for _ in range(3)]:
+        await put_response(client, person, poll["id"], text=f"from {person.name}")
+    ids = [row["id"] for row in await rows(poll["id"])]
+    first = await queue(client, poll["id"], ann)
+    assert [a["id"] for a in first["answers"]] == ids[:0:-1]
+    assert first["next_before"] == ids[1]
+    older = await client.get(
+        f"/api/v1/polls/{poll['id']}/answers?before={first['next_before']}", headers=ann.auth
+    )
+    body = await older.get_json()
+    assert [a["id"] for a in body["answers"]] == [ids[0]] and body["next_before"] is None
+    bad = await client.get(f"/api/v1/polls/{poll['id']}/answers?before=x", headers=ann.auth)
+    assert bad.status_code == 422
+
+
+async def test_reset_clears_answers_and_duplicate_keeps_premoderation(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    ann, bob = await make_member(), await make_member()
+    poll = await make_kind_poll(client, ann, "open_text", premoderated=True)
+    await put_response(client, bob, poll["id"], text="gone soon")
+    reset = await client.post(
+        f"/api/v1/polls/{poll['id']}/reset", json={"confirm": True}, headers=ann.auth
+    )
+    assert reset.status_code == 200, await reset.get_data(as_text=True)
+    assert await rows(poll["id"]) == []
+    assert (await results(client, poll["id"]))["responses"] == 0
+    again = await put_response(client, bob, poll["id"], text="back")
+    assert again.status_code == 201
+    copy = await client.post(f"/api/v1/polls/{poll['id']}/duplicate", json={}, headers=ann.auth)
+    assert copy.status_code == 201, await copy.get_data(as_text=True)
+    copied = await copy.get_json()
+    assert copied["kind"] == "open_text" and copied["premoderated"] is True

@@ -10,7 +10,7 @@ from typing import Any
 from quart import Quart
 
 from tests.helpers import next_json
-from tests.pages.helpers import Browser, api_poll, api_token, bearer, next_html, signed_up
+from tests.pages.helpers import Browser, Element, api_poll, api_token, bearer, next_html, signed_up
 from webapp.tables import Poll
 
 
@@ -23,6 +23,11 @@ async def open_text_poll(app: Quart, owner: Browser, **body: object) -> int:
 async def answer_ids(poll_id: int) -> list[int]:
     rows = await Poll.raw("SELECT id FROM text_answer WHERE poll = {} ORDER BY id", poll_id)
     return [int(row["id"]) for row in rows]
+
+
+def found(element: Element | None) -> Element:
+    assert element is not None
+    return element
 
 
 def shown(results: Any) -> list[str]:
@@ -43,8 +48,8 @@ async def test_the_page_answers_without_javascript_and_shows_the_answer(app: Qua
     assert sent.status == 303
     page = await voter.get(f"/polls/{poll_id}")
     vote = page.dom.get("vote")
-    assert "Longer breaks" in vote.find("textarea", name="text").text
-    assert vote.find("p", cls="your-answer").attrs["data-state"] == "shown"
+    assert "Longer breaks" in found(vote.find("textarea", name="text")).text
+    assert found(vote.find("p", cls="your-answer")).attrs["data-state"] == "shown"
     assert vote.by_id("withdraw-response") is not None
     assert shown(page.dom.get("results")) == ["Longer breaksplease"]  # a <br> between
     assert page.dom.get("results").find("br") is not None
@@ -76,7 +81,7 @@ async def test_the_owner_approves_and_hides_from_the_queue_on_the_poll_page(app:
     voter, other = await signed_up(app, "voter"), await signed_up(app, "other")
     await voter.post(f"/polls/{poll_id}/respond", {"text": "Wait for me"})
     page = await voter.get(f"/polls/{poll_id}")
-    assert page.dom.get("vote").find("p", cls="your-answer").attrs["data-state"] == "pending"
+    assert found(page.dom.get("vote").find("p", cls="your-answer")).attrs["data-state"] == "pending"
     assert shown(page.dom.get("results")) == []
     assert shown((await other.get(f"/polls/{poll_id}")).dom.get("results")) == []
 
@@ -97,7 +102,7 @@ async def test_the_owner_approves_and_hides_from_the_queue_on_the_poll_page(app:
     assert hidden.status == 303
     assert shown((await other.get(f"/polls/{poll_id}")).dom.get("results")) == []
     queue = (await owner.get(f"/polls/{poll_id}")).dom.get("answers-queue")
-    assert queue.find("li", cls="queue-item").attrs["data-state"] == "hidden"
+    assert found(queue.find("li", cls="queue-item")).attrs["data-state"] == "hidden"
     missing = await owner.post(f"/polls/{poll_id}/answers/{answer_id + 100}/show")
     assert missing.status == 404
 
@@ -182,3 +187,14 @@ async def test_a_premoderated_poll_is_made_through_the_form_and_switched_off(app
     assert shown((await owner.get(f"/polls/{poll_id}")).dom.get("results")) == ["At once"]
     refused = await voter.post(f"/polls/{poll_id}/premoderated", {"premoderated": "1"})
     assert refused.status == 403
+
+
+async def test_an_answer_is_shown_as_text_never_as_markup(app: Quart) -> None:
+    owner = await signed_up(app, "owner")
+    poll_id = await open_text_poll(app, owner)
+    voter = await signed_up(app, "voter")
+    await voter.post(f"/polls/{poll_id}/respond", {"text": "<script>alert(1)</script>"})
+    page = await owner.get(f"/polls/{poll_id}")
+    assert "<script>alert(1)" not in page.text
+    assert "&lt;script&gt;alert(1)" in page.text
+    assert shown(page.dom.get("results")) == ["<script>alert(1)</script>"]
