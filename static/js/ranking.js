@@ -77,33 +77,35 @@
       placed(li);
     }
 
+    // A drag follows the pointer on the document, not by pointer capture: moving the item in
+    // the list takes it out of the document for a moment, which would release a capture.
     function drag(li, handle) {
       handle.addEventListener("pointerdown", function (event) {
         if (fieldset.disabled || event.button > 0) return;
         event.preventDefault();
-        handle.setPointerCapture(event.pointerId);
         li.classList.add("ranking-dragging");
+        function follow(move) {
+          var before = null;
+          items().some(function (other) {
+            if (other === li) return false;
+            var box = other.getBoundingClientRect();
+            if (move.clientY < box.top + box.height / 2) { before = other; return true; }
+            return false;
+          });
+          if (before !== li.nextSibling) list.insertBefore(li, before);
+        }
+        function drop() {
+          document.removeEventListener("pointermove", follow);
+          document.removeEventListener("pointerup", drop);
+          document.removeEventListener("pointercancel", drop);
+          li.classList.remove("ranking-dragging");
+          sync();
+          placed(li);
+        }
+        document.addEventListener("pointermove", follow);
+        document.addEventListener("pointerup", drop);
+        document.addEventListener("pointercancel", drop);
       });
-      handle.addEventListener("pointermove", function (event) {
-        if (!handle.hasPointerCapture(event.pointerId)) return;
-        var before = null;
-        items().some(function (other) {
-          if (other === li) return false;
-          var box = other.getBoundingClientRect();
-          if (event.clientY < box.top + box.height / 2) { before = other; return true; }
-          return false;
-        });
-        if (before !== li.nextSibling) list.insertBefore(li, before);
-      });
-      function drop(event) {
-        if (!li.classList.contains("ranking-dragging")) return;
-        if (handle.hasPointerCapture(event.pointerId)) handle.releasePointerCapture(event.pointerId);
-        li.classList.remove("ranking-dragging");
-        sync();
-        placed(li);
-      }
-      handle.addEventListener("pointerup", drop);
-      handle.addEventListener("pointercancel", drop);
     }
 
     start.forEach(function (value) {
