@@ -394,3 +394,23 @@ async def test_one_person_sending_five_answers_at_once_stores_exactly_the_limit(
     again = await asyncio.gather(*(send(client, ann, poll["id"], "dup") for _ in range(5)))
     assert sorted(r.status_code for r in again) == [200, 200, 200, 200, 201]
     assert counts(await results(client, poll["id"]))["dup"] == 1
+
+
+@postgres_only
+async def test_readers_of_one_seq_at_once_all_show_the_same_picture(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    ann = await make_member()
+    people = list(await asyncio.gather(*(make_member() for _ in range(6))))
+    poll = await make_kind_poll(client, ann, "word_cloud", answers_per_person=10)
+    for n, person in enumerate(people):
+        await send(client, person, poll["id"], f"first{n}")
+    await results(client, poll["id"])  # a stored layout to lay the next ones out around
+    for round_ in range(3):
+        await asyncio.gather(
+            *(send(client, p, poll["id"], f"w{round_}{i}") for i, p in enumerate(people))
+        )
+        seen = await asyncio.gather(*(results(client, poll["id"]) for _ in range(12)))
+        latest = max(body["seq"] for body in seen)
+        pictures = {json.dumps(body["detail"]) for body in seen if body["seq"] == latest}
+        assert len(pictures) == 1

@@ -5,7 +5,8 @@ The layout is state, not a per-process memory: the last one is kept in `question
 with the seq it was made at. A reader at that seq takes it as it is (one statement); a
 reader at a later seq lays the counts out again around it (`wordcloud.layout(counts,
 previous)`) and stores the new one with `INSERT ... ON CONFLICT DO UPDATE ... WHERE seq <`,
-so the newest wins and a loser of the race writes nothing. The counts and the seq come from
+so the newest wins; a loser of the race writes nothing and shows the winner's layout, so
+that two readers of one seq never show two pictures. The counts and the seq come from
 one statement, so a stored layout is always the picture of its seq. Readers are the live
 hub (once per live interval per poll, whatever the burst), the API and the pages.
 """
@@ -48,7 +49,7 @@ VIEW_SQL = "SELECT seq, view FROM question_view WHERE poll = {}"
 STORE_SQL = (
     "INSERT INTO question_view (poll, seq, view) VALUES ({}, {}, {})"
     " ON CONFLICT (poll) DO UPDATE SET seq = excluded.seq, view = excluded.view"
-    " WHERE question_view.seq < excluded.seq"
+    " WHERE question_view.seq < excluded.seq RETURNING seq"
 )
 MINE_SQL = (
     'SELECT slot, answer_key, text FROM word_answer WHERE poll = {} AND "user" = {} ORDER BY slot'
@@ -127,11 +128,16 @@ async def current_layout(poll_id: int, seq: int | None = None) -> Layout:
         distinct=int(totals["words"] or 0),
     )
     try:
-        await Poll.raw(STORE_SQL, poll_id, now, json.dumps(made.to_dict()))
+        if await Poll.raw(STORE_SQL, poll_id, now, json.dumps(made.to_dict())):
+            return made
     except Exception as exc:
         if not is_foreign_key_violation(exc):  # the poll was deleted meanwhile
             raise
-    return made
+        return made
+    # Another reader stored this seq (or a newer one) first, perhaps laid out around another
+    # previous layout: show what every other screen shows, not a picture of our own.
+    seq_won, won = _stored(await Poll.raw(VIEW_SQL, poll_id))
+    return won if won is not None and seq_won >= now else made
 
 
 def detail_of(made: Layout) -> WordCloudDetail:
