@@ -124,7 +124,13 @@ async def test_upvotes_count_once_per_person_and_repeats_change_nothing(
     assert await results(client, poll["id"]) == once  # no new seq for nothing
     assert await stored_upvotes(qid) == (1, 1)
     mine = await client.get(f"/api/v1/polls/{poll['id']}/qa/mine", headers=cat.auth)
-    expected = {"poll_id": poll["id"], "upvoted": [qid], "asked": [], "moderation": []}
+    expected = {
+        "poll_id": poll["id"],
+        "upvoted": [qid],
+        "asked": [],
+        "waiting": [],
+        "moderation": [],
+    }
     assert await mine.get_json() == expected
 
     assert (await upvote(client, cat, poll["id"], qid, up=False)).status_code == 204
@@ -212,7 +218,7 @@ async def test_premoderated_questions_wait_for_the_owner(
     ]
     theirs = await client.get(f"/api/v1/polls/{poll['id']}/qa/mine", headers=bob.auth)
     body = await theirs.get_json()
-    assert body["moderation"] == [] and body["asked"] == [question["id"]]
+    assert body["moderation"] == [] and body["asked"] == body["waiting"] == [question["id"]]
     shown = await mark(client, ann, poll["id"], question["id"], state="shown")
     assert (await shown.get_json())["state"] == "shown"
     assert listed(await results(client, poll["id"])) == [(question["id"], 0)]

@@ -131,7 +131,9 @@ async def test_the_owner_approves_a_waiting_question_from_the_page(app: Quart) -
     sent = await asker.post(f"/polls/{poll_id}/qa", {"text": "Approve me?"})
     assert sent.status == 303
     assert questions(await asker.get(f"/polls/{poll_id}")) == []
-    assert (await asker.get(f"/polls/{poll_id}")).dom.by_id("qa-queue") is None
+    mine = await asker.get(f"/polls/{poll_id}")
+    assert mine.dom.by_id("qa-queue") is None
+    assert "1 of your questions waits for the owner's approval" in mine.dom.get("vote").text
     page = await owner.get(f"/polls/{poll_id}")
     queued = found(page.dom.get("qa-queue").find("li"))
     assert "Approve me?" in queued.text and "Waiting" in queued.text

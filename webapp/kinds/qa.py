@@ -36,7 +36,7 @@ MINE_SQL = (
     "SELECT u.question FROM qa_upvote u JOIN qa_question q ON q.id = u.question"
     ' WHERE q.poll = {} AND u."user" = {} ORDER BY u.question'
 )
-ASKED_SQL = "SELECT id FROM qa_question WHERE poll = {} AND asker = {} ORDER BY id"
+ASKED_SQL = "SELECT id, state FROM qa_question WHERE poll = {} AND asker = {} ORDER BY id"
 # The owner's queue: the questions nobody else sees (waiting for approval, or hidden).
 QUEUE = 50
 QUEUE_SQL = (
@@ -64,6 +64,7 @@ class QaMine:
     poll_id: int
     upvoted: list[int] = field(default_factory=list)
     asked: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)  # yours still waiting for approval
     # For the poll's owner only (empty for everyone else): the newest 50 questions waiting
     # for approval or hidden, to show or hide from the page.
     moderation: list[QueuedQuestion] = field(default_factory=list)
@@ -164,4 +165,10 @@ async def mine(poll_id: int, user_id: int) -> QaMine:
         QueuedQuestion(r["id"], r["text"], r["state"], None if r["anonymous"] else r["asker_name"])
         for r in await Poll.raw(QUEUE_SQL, poll_id, user_id)
     ]
-    return QaMine(poll_id, [r["question"] for r in upvoted], [r["id"] for r in asked], queue)
+    return QaMine(
+        poll_id,
+        upvoted=[r["question"] for r in upvoted],
+        asked=[r["id"] for r in asked],
+        waiting=[r["id"] for r in asked if r["state"] == "pending"],
+        moderation=queue,
+    )
