@@ -18,12 +18,17 @@
     window.setTimeout(function () { announcer.textContent = text; }, 30);
   }
 
-  function button(label, className, text) {
+  // "Move up", and for a screen reader the option it moves ("Move up: Tea"): the visible
+  // words stay the start of the accessible name.
+  function button(text, option, className) {
     var element = document.createElement("button");
     element.type = "button";
     element.className = "link-button " + className;
-    element.setAttribute("aria-label", label);
     element.textContent = text;
+    var which = document.createElement("span");
+    which.className = "visually-hidden";
+    which.textContent = ": " + option;
+    element.appendChild(which);
     return element;
   }
 
@@ -123,8 +128,8 @@
       var label = document.createElement("span");
       label.className = "ranking-text";
       label.textContent = text;
-      var up = button("Move " + text + " up", "ranking-up", "Move up");
-      var down = button("Move " + text + " down", "ranking-down", "Move down");
+      var up = button("Move up", text, "ranking-up");
+      var down = button("Move down", text, "ranking-down");
       up.addEventListener("click", function () { move(li, -1, up); });
       down.addEventListener("click", function () { move(li, 1, down); });
       li.append(handle, place, label, up, down);

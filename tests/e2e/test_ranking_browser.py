@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import pytest
 from playwright.async_api import Page, ViewportSize, expect
 
 from tests.e2e.conftest import ACTION_TIMEOUT_MS, NewContext, Problems
 from tests.e2e.helpers import sign_up, wait_live
+from tests.e2e.test_accessibility import AXE, Audit
 from tests.live.servers import Server
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -62,11 +64,15 @@ async def test_two_phones_rank_by_keyboard_and_by_drag_and_the_presenter_follows
         await wait_live(keys)
         await expect(keys.locator("#vote .ranking-selects")).to_be_hidden()
         await expect_order(keys, list(OPTIONS))
-        await keys.get_by_role("button", name="Move Water up").focus()
+        await keys.get_by_role("button", name=re.compile(r"^Move up\W+Water$")).focus()
         await keys.keyboard.press("Enter")
-        await expect(keys.get_by_role("button", name="Move Water up")).to_be_focused()
+        await expect(
+            keys.get_by_role("button", name=re.compile(r"^Move up\W+Water$"))
+        ).to_be_focused()
         await keys.keyboard.press("Enter")  # now first: its Move up is disabled
-        await expect(keys.get_by_role("button", name="Move Water down")).to_be_focused()
+        await expect(
+            keys.get_by_role("button", name=re.compile(r"^Move down\W+Water$"))
+        ).to_be_focused()
         await expect_order(keys, ["Water", "Tea", "Coffee"])
         await expect(keys.locator("#vote-announcer")).to_contain_text("Water: place 1 of 3")
         await keys.get_by_role("button", name="Send my ranking").click()
@@ -103,5 +109,58 @@ async def test_two_phones_rank_by_keyboard_and_by_drag_and_the_presenter_follows
         await expect(present.locator("#results .ranking-tie")).to_have_count(3)
         await expect(present.locator("#results .ranking-explanation")).to_contain_text("points")
         assert await present.evaluate("window.__marker") == 1, "the presenter view reloaded"
+    if problems.entries:
+        pytest.fail("the browser console reported problems:\n" + problems.summary(), pytrace=False)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_axe_finds_no_violations_on_a_rankings_pages(
+    scheme: str, live_server: Server, contexts: NewContext, problems: Problems
+) -> None:
+    """The voter's block as the script makes it (before and after ranking, an item being
+    dragged), the owner's page and the presenter view, light and dark."""
+    audit = Audit()
+
+    async def new_page(name: str, **options: Any) -> Page:
+        context = await contexts(f"{name}-{scheme}", color_scheme=scheme, **options)
+        await context.add_init_script(path=str(AXE))
+        return await context.new_page()
+
+    show = ("polls.show_poll", "polls/show.html")
+    async with asyncio.timeout(TEST_BUDGET):
+        owner = await new_page("owner", viewport=SCREEN)
+        await sign_up(owner, f"Ada{scheme.capitalize()}")
+        poll_id = await make_ranking(owner)
+        await wait_live(owner)
+        await audit.check(owner, f"owner's ranking [{scheme}]", *show)
+
+        voter = await new_page("voter", viewport=PHONE)
+        await sign_up(voter, f"Bea{scheme.capitalize()}")
+        await voter.goto(f"/polls/{poll_id}")
+        await wait_live(voter)
+        await expect_order(voter, list(OPTIONS))
+        await audit.check(voter, f"voter's ranking [{scheme}]", *show)
+        handle = await voter.locator("#vote .ranking-handle").first.bounding_box()
+        assert handle
+        await voter.mouse.move(handle["x"] + 4, handle["y"] + 4)
+        await voter.mouse.down()
+        await expect(voter.locator("#vote .ranking-dragging")).to_have_count(1)
+        await audit.check(voter, f"voter's ranking, dragging [{scheme}]", *show)
+        await voter.mouse.up()
+        await voter.get_by_role("button", name="Send my ranking").click()
+        await expect(voter.locator("#vote .your-ranking")).to_be_visible()
+        await audit.check(voter, f"voter's ranking after ranking [{scheme}]", *show)
+
+        await owner.goto(f"/polls/{poll_id}/present")
+        await wait_live(owner)
+        await expect(owner.locator("#results .totals")).to_contain_text("1 ranking")
+        await audit.check(
+            owner,
+            f"presenter view, ranking [{scheme}]",
+            "present.present_poll",
+            "polls/present.html",
+        )
+    found = "\n".join(audit.violations)
+    assert not audit.violations, f"axe found {len(audit.violations)} violations:\n{found}"
     if problems.entries:
         pytest.fail("the browser console reported problems:\n" + problems.summary(), pytrace=False)
