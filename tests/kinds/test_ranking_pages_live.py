@@ -177,3 +177,37 @@ async def test_the_presenter_view_shows_the_points_and_how_they_were_counted(app
     rows = results.find_all("li", cls="bar-row")
     assert [row.attrs["data-option-id"] for row in rows] == [str(blue), str(green), str(red)]
     assert results.find(cls="ranking-explanation") is not None
+
+
+async def test_an_events_audience_page_ranks_with_the_selects_and_comes_back(app: Quart) -> None:
+    await signed_up(app, "owner")
+    token = await api_token(app, "owner@example.org")
+    client = app.test_client()
+    made = await client.post(
+        "/api/v1/events", json={"title": "A talk", "mode": "self_paced"}, headers=bearer(token)
+    )
+    assert made.status_code == 201, await made.get_data(as_text=True)
+    event = await made.get_json()
+    body = {"question": "Which first?", "kind": "ranking", "options": OPTIONS}
+    added = await client.post(
+        f"/api/v1/events/{event['id']}/polls",
+        json={**body, "is_published": True},
+        headers=bearer(token),
+    )
+    assert added.status_code == 201, await added.get_data(as_text=True)
+    poll_id = (await added.get_json())["questions"][0]["poll_id"]
+    poll = await (await client.get(f"/api/v1/polls/{poll_id}", headers=bearer(token))).get_json()
+    red, green, blue = option_ids(poll)
+    voter = await signed_up(app, "voter")
+    audience = f"/e/{event['join_code']}"
+    page = await voter.get(audience)
+    vote = page.dom.get("vote")
+    assert [s.attrs["name"] for s in vote.find_all("select")] == ["rank_1", "rank_2", "rank_3"]
+    form = vote.find("form", cls="ranking-form")
+    assert form is not None and f"next={audience}" in form.attrs["action"].replace("%2F", "/")
+    sent = await voter.post(
+        form.attrs["action"], {"rank_1": str(green), "rank_2": str(blue), "rank_3": str(red)}
+    )
+    assert sent.status == 303 and sent.location.startswith(audience)
+    page = await voter.get(audience)
+    assert selected(page.dom.get("vote")) == [str(green), str(blue), str(red)]
