@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from quart import Quart
 
 from tests.api.problems import assert_problem, assert_validation_problem
 from tests.conftest import MakeMember
 from tests.kinds.helpers import make_kind_poll, put_response, results
+from tests.pages.helpers import api_token, bearer, signed_up
 from webapp.tables import Poll
 
 if TYPE_CHECKING:
@@ -252,3 +254,27 @@ async def test_reset_clears_rankings_and_duplicate_keeps_the_options(
     assert [o["text"] for o in copied["options"]] == OPTIONS["options"]
     assert ids(copied) != ids(poll)
     assert await stored(copied["id"]) == {} and await counts(copied["id"]) == {}
+
+
+@pytest.mark.limits(limit_vote_account="3/minute")
+async def test_rankings_and_withdrawals_count_against_the_vote_limit(limited: Quart) -> None:
+    await signed_up(limited, "owner")
+    await signed_up(limited, "voter")
+    owner = bearer(await api_token(limited, "owner@example.org"))
+    voter = bearer(await api_token(limited, "voter@example.org"))
+    client = limited.test_client()
+    made = await client.post(
+        "/api/v1/polls",
+        json={"question": "Which?", "kind": "ranking", "is_published": True, **OPTIONS},
+        headers=owner,
+    )
+    poll = await made.get_json()
+    url = f"/api/v1/polls/{poll['id']}/response"
+    statuses = [
+        (await client.put(url, json={"order": ids(poll)}, headers=voter)).status_code,
+        (await client.put(url, json={"order": ids(poll)[::-1]}, headers=voter)).status_code,
+        (await client.delete(url, headers=voter)).status_code,
+        (await client.put(url, json={"order": ids(poll)}, headers=voter)).status_code,
+    ]
+    assert statuses == [201, 200, 204, 429]
+    assert await stored(poll["id"]) == {}
