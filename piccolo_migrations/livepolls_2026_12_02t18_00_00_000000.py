@@ -11,7 +11,8 @@ Plain DDL for each engine, so that the database holds the rules:
   (primary key (poll, answer_key)) counted once each by an upsert;
 - one upvote per person per audience question (primary key), at most one highlighted
   question per poll (a partial unique index);
-- counts are never negative (CHECK).
+- counts are never negative (CHECK);
+- an answer's or a question's id is never reused, on SQLite too (AUTOINCREMENT).
 On PostgreSQL the settings of the wrong kind are refused too (a CHECK per setting);
 SQLite adds no table constraint by ALTER, so there webapp/inputs/polls.py alone checks it.
 """
@@ -75,12 +76,12 @@ def tables(serial: str, now: str) -> tuple[str, ...]:
         ' "position" SMALLINT NOT NULL CHECK (position BETWEEN 1 AND 10),'
         ' "count" INTEGER NOT NULL DEFAULT 0 CHECK (count >= 0),'
         ' PRIMARY KEY ("option", "position"))',
-        f'CREATE TABLE "text_answer" ("id" {serial} PRIMARY KEY NOT NULL, {POLL}, {USER},'
+        f'CREATE TABLE "text_answer" ("id" {serial} NOT NULL, {POLL}, {USER},'
         ' "text" VARCHAR(1000) NOT NULL,'
         " \"state\" VARCHAR(8) NOT NULL DEFAULT 'shown'"
         " CHECK (state IN ('pending', 'shown', 'hidden')),"
         f' {created}, UNIQUE ("poll", "user"))',
-        f'CREATE TABLE "qa_question" ("id" {serial} PRIMARY KEY NOT NULL, {POLL},'
+        f'CREATE TABLE "qa_question" ("id" {serial} NOT NULL, {POLL},'
         ' "asker" INTEGER NOT NULL REFERENCES "app_user" ("id") ON DELETE CASCADE,'
         ' "text" VARCHAR(1000) NOT NULL, "anonymous" BOOLEAN NOT NULL DEFAULT false,'
         " \"state\" VARCHAR(8) NOT NULL DEFAULT 'shown'"
@@ -140,7 +141,14 @@ async def forwards_sql() -> None:
     if postgres:
         for statement in POSTGRES_POLL_CHECKS:
             await RawTable.raw(statement)
-    serial, now = ("SERIAL", "CURRENT_TIMESTAMP") if postgres else ("INTEGER", "current_timestamp")
+    # SQLite's AUTOINCREMENT never hands out an id again, even the highest one after its row
+    # is deleted: an owner's approval of an answer withdrawn meanwhile finds nothing, rather
+    # than the next person's answer under the same id.
+    serial, now = (
+        ("SERIAL PRIMARY KEY", "CURRENT_TIMESTAMP")
+        if postgres
+        else ("INTEGER PRIMARY KEY AUTOINCREMENT", "current_timestamp")
+    )
     for statement in tables(serial, now):
         await RawTable.raw(statement)
     for statement in INDEXES.values():
