@@ -212,11 +212,11 @@ def run(args: argparse.Namespace) -> dict:
     allowed = 1000 // max(1, args.interval_ms) + 1
     rates = [max_per_second(times) for times, _ in records]
     too_many = sum(over_rate(times, sent["started"], args.interval_ms) for times, _ in records)
-    exact = 0
+    exact = at_final = 0
     for _, last in records:
         message = json.loads(last) if last else {}
-        if message.get("seq") == final["seq"] and message.get("detail") == final["detail"]:
-            exact += 1
+        at_final += message.get("seq") == final["seq"]
+        exact += message.get("seq") == final["seq"] and message.get("detail") == final["detail"]
     acked: Counter[str] = sent["acked"]
     drawn = {w["key"]: w["count"] for w in final["detail"]["words"]}
     report = {
@@ -231,6 +231,7 @@ def run(args: argparse.Namespace) -> dict:
         "allowed_messages_per_second": allowed,
         "messages_per_viewer_per_second_max": max(rates, default=0),
         "viewers_over_rate": too_many,
+        "viewers_at_final_seq": at_final,
         "exact_viewers": exact,
         "db_exact": stored == dict(acked) and answer_rows == sum(acked.values()),
         "results_exact": final["detail"]["answers"] == sum(acked.values())
