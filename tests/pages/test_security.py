@@ -18,6 +18,7 @@ from tests.pages.helpers import (
     PASSWORD,
     Browser,
     Page,
+    api_poll,
     api_token,
     bearer,
     option_ids,
@@ -258,6 +259,116 @@ async def event_delete(app: Quart) -> Request:
     return Request(creator, f"/events/{event_id}/delete", [("confirm", "yes")])
 
 
+async def _kind_poll(app: Quart, kind: str, **settings: Any) -> tuple[Browser, int]:
+    """A creator (signed in on the pages) and a published poll of another kind (#15)."""
+    creator = await signed_up(app, "Creator")
+    token = await api_token(app, "creator@example.org")
+    settings.setdefault("options", None)
+    poll = await api_poll(app, token, kind=kind, **settings)
+    return creator, int(poll["id"])
+
+
+async def _voter_on(app: Quart, poll_id: int, path: str, fields: list[tuple[str, str]]) -> Browser:
+    """A second person, signed in, who has already sent this form once."""
+    voter = await signed_up(app, "Voter")
+    page = await voter.post(f"/polls/{poll_id}/{path}", fields)
+    assert page.status == 303, page.text
+    return voter
+
+
+SCALE = {"points": 5, "low_label": "Low", "high_label": "High"}
+
+
+async def respond(app: Quart) -> Request:
+    _, poll_id = await _kind_poll(app, "scale", scale=SCALE)
+    return Request(await signed_up(app, "Voter"), f"/polls/{poll_id}/respond", [("rating", "3")])
+
+
+async def withdraw_response(app: Quart) -> Request:
+    _, poll_id = await _kind_poll(app, "scale", scale=SCALE)
+    voter = await _voter_on(app, poll_id, "respond", [("rating", "3")])
+    return Request(voter, f"/polls/{poll_id}/respond/withdraw", [])
+
+
+async def add_word(app: Quart) -> Request:
+    _, poll_id = await _kind_poll(app, "word_cloud")
+    return Request(await signed_up(app, "Voter"), f"/polls/{poll_id}/words", [("answer", "Tea")])
+
+
+async def _word_poll_with_answer(app: Quart) -> tuple[Browser, Browser, int]:
+    creator, poll_id = await _kind_poll(app, "word_cloud")
+    voter = await _voter_on(app, poll_id, "words", [("answer", "Tea")])
+    return creator, voter, poll_id
+
+
+async def remove_word(app: Quart) -> Request:
+    _, voter, poll_id = await _word_poll_with_answer(app)
+    return Request(voter, f"/polls/{poll_id}/words/1/remove", [])
+
+
+async def hide_word(app: Quart) -> Request:
+    creator, _, poll_id = await _word_poll_with_answer(app)
+    return Request(creator, f"/polls/{poll_id}/words/hide", [("key", "tea"), ("hidden", "1")])
+
+
+async def _question_asked(app: Quart) -> tuple[Browser, Browser, int, int]:
+    creator, poll_id = await _kind_poll(app, "qa")
+    asker = await _voter_on(app, poll_id, "qa", [("text", "Why?")])
+    (row,) = await Poll.raw("SELECT id FROM qa_question WHERE poll = {}", poll_id)
+    return creator, asker, poll_id, int(row["id"])
+
+
+async def ask(app: Quart) -> Request:
+    _, poll_id = await _kind_poll(app, "qa")
+    return Request(await signed_up(app, "Voter"), f"/polls/{poll_id}/qa", [("text", "How?")])
+
+
+async def upvote(app: Quart) -> Request:
+    _, _, poll_id, question = await _question_asked(app)
+    other = await signed_up(app, "Other")
+    return Request(other, f"/polls/{poll_id}/qa/{question}/upvote", [])
+
+
+async def withdraw_upvote(app: Quart) -> Request:
+    _, _, poll_id, question = await _question_asked(app)
+    other = await signed_up(app, "Other")
+    page = await other.post(f"/polls/{poll_id}/qa/{question}/upvote", [])
+    assert page.status == 303, page.text
+    return Request(other, f"/polls/{poll_id}/qa/{question}/upvote/withdraw", [])
+
+
+async def delete_question(app: Quart) -> Request:
+    _, asker, poll_id, question = await _question_asked(app)
+    return Request(asker, f"/polls/{poll_id}/qa/{question}/delete", [])
+
+
+async def mark_question(app: Quart) -> Request:
+    creator, _, poll_id, question = await _question_asked(app)
+    return Request(creator, f"/polls/{poll_id}/qa/{question}/mark", [("mark", "answered")])
+
+
+async def _answer_given(app: Quart, **settings: Any) -> tuple[Browser, int, int]:
+    creator, poll_id = await _kind_poll(app, "open_text", **settings)
+    await _voter_on(app, poll_id, "respond", [("text", "Loved it")])
+    (row,) = await Poll.raw("SELECT id FROM text_answer WHERE poll = {}", poll_id)
+    return creator, poll_id, int(row["id"])
+
+
+async def show_answer(app: Quart) -> Request:
+    creator, poll_id, answer = await _answer_given(app, premoderated=True)
+    return Request(creator, f"/polls/{poll_id}/answers/{answer}/show", [])
+
+
+async def hide_answer(app: Quart) -> Request:
+    creator, poll_id, answer = await _answer_given(app)
+    return Request(creator, f"/polls/{poll_id}/answers/{answer}/hide", [])
+
+
+async def set_premoderated(app: Quart) -> Request:
+    creator, poll_id = await _kind_poll(app, "open_text")
+    return Request(creator, f"/polls/{poll_id}/premoderated", [("premoderated", "1")])
+
+
 # One case per state-changing page route, by endpoint: the request a real visitor would make,
 # so that with the token it goes through and changes something.
 STATE_CHANGES: dict[str, Setup] = {
@@ -292,6 +403,19 @@ STATE_CHANGES: dict[str, Setup] = {
     "events.duplicate": event_duplicate,
     "events.reset": event_reset,
     "events.delete_event": event_delete,
+    "polls.respond": respond,
+    "polls.withdraw_response": withdraw_response,
+    "words.add_word": add_word,
+    "words.remove_word": remove_word,
+    "words.hide": hide_word,
+    "qa.ask": ask,
+    "qa.upvote": upvote,
+    "qa.withdraw_upvote": withdraw_upvote,
+    "qa.delete": delete_question,
+    "qa.mark": mark_question,
+    "answers.show_answer": show_answer,
+    "answers.hide_answer": hide_answer,
+    "answers.set_premoderated": set_premoderated,
 }
 # Page routes that legitimately take no CSRF token, each with the reason: none today.
 CSRF_EXEMPT: dict[str, str] = {}
