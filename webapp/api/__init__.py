@@ -9,7 +9,18 @@ from quart import Blueprint, request
 from quart_schema import tag_blueprint
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from webapp.api import answers, events, integrity, polls, qa, responses, tokens, users, votes, words
+from webapp.api import (
+    answers,
+    events,
+    integrity,
+    polls,
+    qa,
+    responses,
+    tokens,
+    users,
+    votes,
+    words,
+)
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 # Each resource is a group of its own on /docs.
