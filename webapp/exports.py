@@ -2,7 +2,9 @@
 kind, at any time (also while votes arrive), as JSON or CSV.
 
 Counts only: never who voted, never anybody's email or name (the creator's own name is not
-in it either: the file is about the votes). The counts, voters, seq and ballots come from one
+in it either: the file is about the votes), but for what the results show everyone: a
+question type's entries (#15) as its `detail` has them (a word, an approved answer, a Q&A
+question with its asker's name unless it was asked anonymously). The counts, voters, seq and ballots come from one
 statement, so they agree with each other even while votes are being written.
 """
 
@@ -13,8 +15,15 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from webapp import clock
+from webapp import clock, kinds
 from webapp.errors import Forbidden, NotFound
+from webapp.kinds.details import (
+    Detail,
+    OpenTextDetail,
+    RankingDetail,
+    ScaleDetail,
+    WordCloudDetail,
+)
 from webapp.polls import poll_row
 from webapp.results import OPTION_COLUMNS, PollState, as_of, state_of
 from webapp.serialize import to_json
@@ -56,6 +65,10 @@ class PollExport:
     options: list[ExportedOption]
     ballots: ExportBallots
     exported_at: datetime
+    # The question type, and for a type other than choice its results as its creator sees
+    # them (the same body as the results' `detail`): options are then empty.
+    kind: str = "choice"
+    detail: Detail | None = None
 
 
 _KINDS = ", ".join(
@@ -67,8 +80,8 @@ _KINDS = ", ".join(
 EXPORT_SQL = (
     f"SELECT {OPTION_COLUMNS}, p.voters, p.seq, p.closed_at, p.closes_at, p.opens_at,"
     f" p.is_published, {_KINDS}"
-    " FROM poll_option o JOIN poll p ON p.id = o.poll"
-    ' WHERE o.poll = {} ORDER BY o."position"'
+    " FROM poll p LEFT JOIN poll_option o ON o.poll = p.id"
+    ' WHERE p.id = {} ORDER BY o."position"'
 )
 
 
@@ -91,6 +104,7 @@ async def export_poll(poll_id: int, user_id: int) -> PollExport:
             percent=round(int(option["option_votes"]) * 100 / voters) if voters else 0,
         )
         for option in rows
+        if option["option_id"] is not None
     ]
     return PollExport(
         poll_id=poll_id,
@@ -109,6 +123,8 @@ async def export_poll(poll_id: int, user_id: int) -> PollExport:
             **{kind.value: int(counted[f"ballots_{kind.value}"]) for kind in BallotKind}
         ),
         exported_at=now,
+        kind=str(row["kind"]),
+        detail=await kinds.detail(row),
     )
 
 
@@ -118,6 +134,23 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def cell(text: str) -> str:
     """Text as a spreadsheet shows it, never as a formula it would run (CSV injection)."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _lines(export: PollExport) -> list[tuple[object, str, object, object]]:
+    """What the CSV has a row for: each option of a choice poll; for another type, each of
+    its results' entries: (id, text, count, percent)."""
+    detail = export.detail
+    if detail is None:
+        return [(o.id, o.text, o.votes, o.percent) for o in export.options]
+    if isinstance(detail, ScaleDetail):
+        return [(b.value, str(b.value), b.count, b.percent) for b in detail.histogram]
+    if isinstance(detail, WordCloudDetail):
+        return [(w.key, w.text, w.count, "") for w in detail.words]
+    if isinstance(detail, RankingDetail):
+        return [(o.id, o.text, o.points, o.percent) for o in detail.options]
+    if isinstance(detail, OpenTextDetail):
+        return [(a.id, a.text, "", "") for a in detail.answers]
+    return [(q.id, q.text, q.upvotes, "") for q in detail.questions]
 
 
 CSV_HEADER = [
@@ -145,19 +178,21 @@ def _time(value: datetime | None) -> str:
 
 
 def as_csv(export: PollExport) -> str:
-    """One row per option, the poll's figures repeated on each (a sheet filters by row)."""
+    """One row per option (for another type: per value, word, option, answer or question;
+    its count in `votes`: ratings, answers, Borda points or upvotes), the poll's figures
+    repeated on each (a sheet filters by row)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
-    for option in export.options:
+    for line_id, text, count, percent in _lines(export):
         writer.writerow(
             [
                 export.poll_id,
                 cell(export.question),
-                option.id,
-                cell(option.text),
-                option.votes,
-                option.percent,
+                line_id,
+                cell(text),
+                count,
+                percent,
                 export.voters,
                 export.total_votes,
                 export.ballots.account,

@@ -8,6 +8,8 @@ visibility, reset and duplicate, and the database's own keys and CHECKs undernea
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -257,3 +259,26 @@ async def test_ratings_sent_at_once_count_exactly(
     per_value = [sum(1 for row in stored if row["rating"] == v) for v in range(1, 6)]
     assert histogram(body) == per_value
     assert body["responses"] == 12 == body["voters"]
+
+
+async def test_the_export_carries_the_scale_in_json_and_a_row_per_value_in_csv(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    ann, bob = await make_member(), await make_member()
+    poll = await make_kind_poll(client, ann, "scale", **SCALE)
+    await put_response(client, bob, poll["id"], rating=4)
+    exported = await client.get(f"/api/v1/polls/{poll['id']}/export", headers=ann.auth)
+    assert exported.status_code == 200, await exported.get_data(as_text=True)
+    body = await exported.get_json()
+    assert body["kind"] == "scale" and body["options"] == [] and body["voters"] == 1
+    assert [b["count"] for b in body["detail"]["histogram"]] == [0, 0, 0, 1, 0]
+    sheet = await client.get(f"/api/v1/polls/{poll['id']}/export.csv", headers=ann.auth)
+    assert sheet.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(await sheet.get_data(as_text=True))))
+    assert [(row["option"], row["votes"]) for row in rows] == [
+        ("1", "0"),
+        ("2", "0"),
+        ("3", "0"),
+        ("4", "1"),
+        ("5", "0"),
+    ]
