@@ -24,6 +24,11 @@ TEST_BUDGET = 60.0
 expect.set_options(timeout=ACTION_TIMEOUT_MS)
 
 
+def assert_console_clean(problems: Problems) -> None:
+    if problems.entries:
+        pytest.fail("the browser console reported problems:\n" + problems.summary(), pytrace=False)
+
+
 async def mark(page: Page) -> None:
     await page.evaluate("window.__marker = 1")
 
@@ -100,8 +105,7 @@ async def test_two_phones_give_words_and_the_presenter_view_follows(
         await expect(phones[0].locator("#results svg text", has_text="Tea")).to_have_count(1)
         for page in (present, *phones):
             await assert_not_reloaded(page)
-    if problems.entries:
-        pytest.fail("the browser console reported problems:\n" + problems.summary(), pytrace=False)
+    assert_console_clean(problems)
 
 
 async def test_two_phones_answer_and_the_presenter_view_lists_them(
@@ -121,8 +125,7 @@ async def test_two_phones_answer_and_the_presenter_view_lists_them(
         await expect(phones[0].locator("#results .open-text-answer")).to_have_count(2)
         for page in (present, *phones):
             await assert_not_reloaded(page)
-    if problems.entries:
-        pytest.fail("the browser console reported problems:\n" + problems.summary(), pytrace=False)
+    assert_console_clean(problems)
 
 
 async def test_a_phone_asks_another_upvotes_and_the_presenter_view_follows(
@@ -145,33 +148,15 @@ async def test_a_phone_asks_another_upvotes_and_the_presenter_view_follows(
         ).to_have_text("1 upvote")
         for page in (present, *phones):
             await assert_not_reloaded(page)
-    if problems.entries:
-        pytest.fail("the browser console reported problems:\n" + problems.summary(), pytrace=False)
+    assert_console_clean(problems)
 
 
 async def test_two_phones_rate_and_the_presenter_view_follows(
     live_server: Server, contexts: NewContext, problems: Problems
 ) -> None:
     async with asyncio.timeout(TEST_BUDGET):
-        owner = await (await contexts("A", viewport=SCREEN)).new_page()
-        await sign_up(owner, "Ada")
-        poll_id = await make_poll(owner, "How was the keynote?", "scale")
-        present = await owner.context.new_page()
-        await present.goto(f"/polls/{poll_id}/present")
-        await wait_live(present)
-        await mark(present)
+        present, phones = await presenter_and_phones(contexts, "How was the keynote?", "scale")
         await expect(present.locator("#results .scale-summary")).to_contain_text("Average –")
-
-        phones = []
-        for name in ("Bea", "Cy"):
-            context = await contexts(name, viewport=PHONE, has_touch=True, is_mobile=True)
-            phone = await context.new_page()
-            await sign_up(phone, name)
-            await phone.goto(f"/polls/{poll_id}")
-            await wait_live(phone)
-            await mark(phone)
-            phones.append(phone)
-
         await rate(phones[0], 5)
         await expect(present.locator("#results .scale-average")).to_have_text("5.00")
         await rate(phones[1], 2)
@@ -184,5 +169,4 @@ async def test_two_phones_rate_and_the_presenter_view_follows(
         await expect(present.locator("#results .totals")).to_contain_text("2 ratings")
         for page in (present, *phones):
             await assert_not_reloaded(page)
-    if problems.entries:
-        pytest.fail("the browser console reported problems:\n" + problems.summary(), pytrace=False)
+    assert_console_clean(problems)
