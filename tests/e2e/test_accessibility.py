@@ -235,6 +235,13 @@ async def audit_pages(
     scheduled = await make_poll(http, auth, is_published=True, opens_at="2999-01-01T00:00:00Z")
     scale = {"points": 5, "low_label": "Poor", "high_label": "Great"}
     rating = await make_poll(http, auth, is_published=True, kind="scale", options=None, scale=scale)
+    words = await make_poll(http, auth, is_published=True, kind="word_cloud", options=None)
+    answers = await make_poll(
+        http, auth, is_published=True, kind="open_text", options=None, premoderated=True
+    )
+    qa = await make_poll(
+        http, auth, is_published=True, kind="qa", options=None, allows_anonymous=True
+    )
     closing = await http.patch(f"/api/v1/polls/{closed['id']}", json={"closed": True}, headers=auth)
     assert closing.status_code == 200, closing.text
     codes = f"/api/v1/polls/{invited['id']}/invite-codes"
@@ -258,7 +265,8 @@ async def audit_pages(
     for path, label, endpoint, template in pages:
         await visit(owner, f"/polls/{guests['id']}/{path}", label, endpoint, template)
     # The other question types (#15): the owner's page and the presenter view of each.
-    for poll, label in ((rating, "rating scale"),):
+    kinds = ((rating, "rating scale"), (words, "word cloud"), (answers, "open text"), (qa, "Q&A"))
+    for poll, label in kinds:
         await visit(owner, f"/polls/{poll['id']}", f"owner's {label}", *SHOW)
         present = ("present.present_poll", "polls/present.html")
         await visit(owner, f"/polls/{poll['id']}/present", f"presenter view, {label}", *present)
@@ -318,6 +326,24 @@ async def audit_pages(
     await voter.get_by_role("button", name="Rate").click()
     await expect(voter.locator("#vote .your-rating")).to_contain_text("4")
     await check(voter, "voter's rating scale after rating", *SHOW)
+    await visit(voter, f"/polls/{words['id']}", "voter's word cloud", *SHOW)
+    await voter.fill("#word-answer", "Coffee")
+    await voter.locator("#add-word").click()
+    await expect(voter.locator("#vote .my-word")).to_have_text(["Coffee"])
+    await check(voter, "voter's word cloud after an answer", *SHOW)
+    await visit(voter, f"/polls/{answers['id']}", "voter's open text", *SHOW)
+    await voter.fill("#open-text-answer", "More demos")
+    await voter.locator("#answer").click()
+    await expect(voter.locator("#vote .your-answer")).to_be_visible()
+    await check(voter, "voter's open text, answer awaiting approval", *SHOW)
+    await visit(voter, f"/polls/{qa['id']}", "voter's Q&A", *SHOW)
+    await voter.fill("#qa-text", "When is lunch?")
+    await voter.locator("#ask").click()
+    await expect(voter.locator("#results .qa-question")).to_have_count(1)
+    await check(voter, "voter's Q&A after asking", *SHOW)
+    # The owner's moderation queues, now that there is something in them.
+    for poll, label in ((words, "word cloud"), (answers, "open text"), (qa, "Q&A")):
+        await visit(owner, f"/polls/{poll['id']}", f"owner's {label} with responses", *SHOW)
     await visit(voter, f"/polls/{closed['id']}", "closed poll", *SHOW)
     await visit(voter, f"/polls/{scheduled['id']}", "scheduled poll", *SHOW)
     await visit(voter, f"/e/{event['join_code']}", "event audience, a voter", *audience)
