@@ -8,8 +8,10 @@ JSON Schema cannot state, are in tests/contract/schemathesis.toml and tests/cont
 
 Every check is on by default; the run names none on its command line, since `--checks`
 there overrides the per-operation exceptions of the config file (test_contract_config.py
-holds both facts). The run is seeded; with two workers the order of the stateful
-sequences still varies from run to run. LIVEPOLLS_CONTRACT_SEED and
+holds both facts). The run is seeded, on one worker: with two, CPython 3.11.7's
+`ast.parse` (which Hypothesis calls to describe the filters schemathesis builds) now and
+then raised "SystemError: AST constructor recursion depth mismatch" in a worker thread,
+and the run failed on a runtime error that was none of the API's. LIVEPOLLS_CONTRACT_SEED and
 LIVEPOLLS_CONTRACT_EXAMPLES explore other cases (the seed of a failing run is in its output).
 """
 
@@ -30,7 +32,7 @@ PASSWORD = "contract password 1"
 SEED = os.environ.get("LIVEPOLLS_CONTRACT_SEED", "20261201")
 EXAMPLES = os.environ.get("LIVEPOLLS_CONTRACT_EXAMPLES", "100")
 RUN_TIMEOUT = 900.0
-OPTIONS = ("--max-examples", EXAMPLES, "--seed", SEED, "--workers", "2", "--request-timeout", "30")
+OPTIONS = ("--max-examples", EXAMPLES, "--seed", SEED, "--workers", "1", "--request-timeout", "30")
 
 
 async def test_the_api_keeps_its_openapi_contract() -> None:
