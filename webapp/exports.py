@@ -4,8 +4,9 @@ kind, at any time (also while votes arrive), as JSON or CSV.
 Counts only: never who voted, never anybody's email or name (the creator's own name is not
 in it either: the file is about the votes), but for what the results show everyone: a
 question type's entries (#15) as its `detail` has them (a word, an approved answer, a Q&A
-question with its asker's name unless it was asked anonymously). The counts, voters, seq and ballots come from one
-statement, so they agree with each other even while votes are being written.
+question with its asker's name unless it was asked anonymously). The counts, voters, seq
+and ballots come from one statement, so they agree with each other even while votes are
+being written.
 """
 
 from __future__ import annotations
