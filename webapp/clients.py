@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from collections.abc import Awaitable, Callable
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from quart import current_app, request
@@ -17,7 +18,7 @@ from werkzeug.sansio.response import Response
 from webapp import idempotency, keys, metrics, refusals, votes
 from webapp.accounts import Account
 from webapp.errors import TooManyRequests
-from webapp.responses import Change, one, words
+from webapp.responses import Change, Keyed, one, words
 from webapp.responses import qa as qa_responses
 from webapp.results import Results
 from webapp.tables import BallotKind
@@ -153,57 +154,91 @@ async def limit_sign_in(email: str) -> None:
     await limit("signin_email", email.strip().lower())
 
 
-async def put_response(account: Account, poll_id: int, values: dict[str, object]) -> Change:
-    """Give or replace a one-response kind's response (a rating), after the vote limits."""
+# A response's write, as the voter and with the guest window from the settings.
+Respond = Callable[[Voter, int], Awaitable[Change]]
+
+
+async def _respond_as(
+    account: Account, poll_id: int, action: Respond, *, counts: bool = True
+) -> Change:
+    """Respond as this request's voter, after the vote limits (refusals count for the poll);
+    a change counts as a vote unless it takes something back (`counts` False)."""
     await _limit_votes(account, poll_id)
     window = current_app.extensions["settings"].guest_network_window_s
-    change = await one.put_response(voter(account), poll_id, values, window)
-    if change.changed:
+    change = await action(voter(account), window)
+    if counts and change.changed:
         metrics.VOTES.inc()
     return change
 
 
-async def withdraw_response(account: Account, poll_id: int) -> Change:
-    await _limit_votes(account, poll_id)
-    return await one.withdraw_response(voter(account), poll_id)
+async def put_response(
+    account: Account, poll_id: int, values: dict[str, object], keyed: Keyed | None = None
+) -> Change:
+    """Give or replace a one-response kind's response (a rating)."""
+    return await _respond_as(
+        account, poll_id, lambda me, window: one.put_response(me, poll_id, values, window, keyed)
+    )
 
 
-async def add_word(account: Account, poll_id: int, text: str) -> Change:
-    """Give a word-cloud answer, after the vote limits (an answer counts as a vote)."""
-    await _limit_votes(account, poll_id)
-    window = current_app.extensions["settings"].guest_network_window_s
-    change = await words.add_answer(voter(account), poll_id, text, window)
-    if change.changed:
-        metrics.VOTES.inc()
-    return change
+async def withdraw_response(account: Account, poll_id: int, keyed: Keyed | None = None) -> Change:
+    return await _respond_as(
+        account, poll_id, lambda me, _: one.withdraw_response(me, poll_id, keyed), counts=False
+    )
 
 
-async def remove_word(account: Account, poll_id: int, slot: int) -> Change:
-    await _limit_votes(account, poll_id)
-    return await words.remove_answer(voter(account), poll_id, slot)
+async def add_word(account: Account, poll_id: int, text: str, keyed: Keyed | None = None) -> Change:
+    """Give a word-cloud answer (an answer counts as a vote)."""
+    return await _respond_as(
+        account, poll_id, lambda me, window: words.add_answer(me, poll_id, text, window, keyed)
+    )
 
 
-async def ask_question(account: Account, poll_id: int, text: str, anonymous: bool) -> int:
-    """Ask a Q&A question (its id), after the asking limit (`qa_ask`, shared by every worker:
-    text that others read) and the vote limits."""
+async def remove_word(
+    account: Account, poll_id: int, slot: int, keyed: Keyed | None = None
+) -> Change:
+    return await _respond_as(
+        account, poll_id, lambda me, _: words.remove_answer(me, poll_id, slot, keyed), counts=False
+    )
+
+
+async def ask_question(
+    account: Account, poll_id: int, text: str, anonymous: bool, keyed: Keyed | None = None
+) -> Change:
+    """Ask a Q&A question (the change, `made` its id), after the asking limit (`qa_ask`,
+    shared by every worker: text that others read) and the vote limits."""
     await limit_in_poll(poll_id, "qa_ask", str(account.id))
-    await _limit_votes(account, poll_id)
-    window = current_app.extensions["settings"].guest_network_window_s
-    return await qa_responses.ask(voter(account), poll_id, text, anonymous, window)
+    return await _respond_as(
+        account,
+        poll_id,
+        lambda me, window: qa_responses.ask(me, poll_id, text, anonymous, window, keyed),
+        counts=False,
+    )
 
 
-async def upvote_question(account: Account, poll_id: int, question_id: int, up: bool) -> Change:
-    """Upvote a Q&A question (`up`) or take the upvote back, counted as a vote."""
-    await _limit_votes(account, poll_id)
+async def upvote_question(
+    account: Account, poll_id: int, question_id: int, up: bool, keyed: Keyed | None = None
+) -> Change:
+    """Upvote a Q&A question (`up`, counted as a vote) or take the upvote back."""
     if not up:
-        return await qa_responses.withdraw_upvote(voter(account), poll_id, question_id)
-    window = current_app.extensions["settings"].guest_network_window_s
-    change = await qa_responses.upvote(voter(account), poll_id, question_id, window)
-    if change.changed:
-        metrics.VOTES.inc()
-    return change
+        return await _respond_as(
+            account,
+            poll_id,
+            lambda me, _: qa_responses.withdraw_upvote(me, poll_id, question_id, keyed),
+            counts=False,
+        )
+    return await _respond_as(
+        account,
+        poll_id,
+        lambda me, window: qa_responses.upvote(me, poll_id, question_id, window, keyed),
+    )
 
 
-async def delete_question(account: Account, poll_id: int, question_id: int) -> None:
-    await _limit_votes(account, poll_id)
-    await qa_responses.delete(voter(account), poll_id, question_id)
+async def delete_question(
+    account: Account, poll_id: int, question_id: int, keyed: Keyed | None = None
+) -> Change:
+    return await _respond_as(
+        account,
+        poll_id,
+        lambda me, _: qa_responses.delete(me, poll_id, question_id, keyed),
+        counts=False,
+    )

@@ -1,18 +1,19 @@
-"""Idempotency keys on vote requests (the IETF httpapi Idempotency-Key draft).
+"""Idempotency keys on vote and response requests (the IETF httpapi Idempotency-Key draft).
 
 A request that carries a key is answered once: its outcome is stored under (user, key) for
 KEY_TTL, and a retry with the same key gets that outcome again, on whichever process it
 reaches, without counting again. The guarantees, and what keeps them:
 
 - **Counted once.** The key and its outcome are written in the vote's own transaction
-  (`take` first, `settle` last, both called by webapp/votes.py), so the vote commits exactly
+  (`take` first, `settle` last, both called by webapp/votes.py, or by `respond` in
+  webapp/responses for the other kinds), so the vote commits exactly
   when its key does; a crash between the two cannot happen. A unique index on
   (user, key) backs it: a second writer of the same key fails and its vote rolls back.
 - **In flight: 409.** The same key while its first request runs: this process keeps the keys
   it is working on (`in_flight`); on PostgreSQL `take` holds a transaction-scoped advisory
   lock on the key, which another process fails to take.
-- **Same key, another request: 422.** The stored fingerprint (method, route, poll, option)
-  must match.
+- **Same key, another request: 422.** The stored fingerprint (method, route, poll, and the
+  request's fields: the option, the rating, the answer...) must match.
 - **What is stored.** A success, and a final refusal (4xx) that came from the vote itself
   (after the rate limits; not 401 or 429, which a retry may get past): the refusal is written
   in a transaction of its own once the vote's has rolled back, which is safe because nothing
@@ -159,7 +160,9 @@ Answer = Callable[[Results | None, bool], Outcome]
 class Claim:
     """One request's claim on its key: who sent it, what it asks for, how it answers."""
 
-    def __init__(self, user_id: int, key: str, request: tuple[object, ...], answer: Answer):
+    def __init__(
+        self, user_id: int, key: str, request: tuple[object, ...], answer: Answer | None = None
+    ):
         self.user_id = user_id
         self.key = key
         self.fingerprint = hashlib.sha256("\n".join(map(str, request)).encode()).hexdigest()
@@ -191,7 +194,11 @@ class Claim:
 
     async def settle(self, results: Results | None, changed: bool) -> None:
         """Last in the action's transaction: store the outcome, committed with the vote."""
-        outcome = self.answer(results, changed)
+        assert self.answer is not None, "a vote's claim says how it answers"
+        await self.settle_as(self.answer(results, changed))
+
+    async def settle_as(self, outcome: Outcome) -> None:
+        """Last in the action's transaction: store this outcome, committed with the action."""
         try:
             await self._store(outcome)
         except Exception as exc:

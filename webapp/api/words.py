@@ -11,7 +11,8 @@ from quart_schema import validate_request, validate_response
 from webapp import clients, polls
 from webapp.accounts import Account
 from webapp.api.auth import login_required
-from webapp.api.contract import problems
+from webapp.api.contract import idempotent, problems
+from webapp.api.responses import answer, no_content, results_reply
 from webapp.inputs.fields import StrictModel, text_schema
 from webapp.kinds.word_cloud import MyWords, answers_of
 from webapp.questions.answers import ANSWER_MAX, KEY_MAX
@@ -38,6 +39,7 @@ class WordModerated(StrictModel):
 
 @blueprint.post("/polls/<id:poll_id>/words")
 @problems(403, 409, 422, 429)
+@idempotent
 @login_required
 @validate_request(WordGiven)
 @validate_response(Results, 201)
@@ -45,9 +47,14 @@ class WordModerated(StrictModel):
 async def post_word(poll_id: int, data: WordGiven, account: Account) -> Any:
     """Give an answer (201), or one you already gave (200, unchanged); 409 once you have
     given as many as the poll takes. The results as you may now see them."""
-    change = await clients.add_word(account, poll_id, data.answer)
-    results = await polls.results_for(poll_id, account.id)
-    return results, 201 if change.changed else 200
+    reply = results_reply(poll_id, account, lambda change: change.changed)
+    return await answer(
+        account,
+        poll_id,
+        (data.answer,),
+        reply,
+        lambda keyed: clients.add_word(account, poll_id, data.answer, keyed),
+    )
 
 
 @blueprint.get("/polls/<id:poll_id>/words/mine")
@@ -65,11 +72,17 @@ async def get_my_words(poll_id: int, account: Account) -> MyWords:
 
 @blueprint.delete("/polls/<id:poll_id>/words/mine/<id:slot>")
 @problems(409, 429)
+@idempotent
 @login_required
 async def delete_my_word(poll_id: int, slot: int, account: Account) -> Any:
     """Take back the answer in one of your slots (204, also when the slot was empty)."""
-    await clients.remove_word(account, poll_id, slot)
-    return "", 204
+    return await answer(
+        account,
+        poll_id,
+        (slot,),
+        no_content,
+        lambda keyed: clients.remove_word(account, poll_id, slot, keyed),
+    )
 
 
 @blueprint.patch("/polls/<id:poll_id>/words")

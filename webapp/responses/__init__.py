@@ -7,7 +7,9 @@ of a presenter-paced event) and the person eligible under its `voting` ladder; t
 kind's own write, which the database's keys hold to one response per person (or the kind's
 own limit). A person's first response opens their ballot (the guest device and network
 checks, the integrity report and `after_vote` visibility work as for votes), the last one
-withdrawn closes it, and every change bumps the poll's seq in the same transaction.
+withdrawn closes it, and every change bumps the poll's seq in the same transaction. A request
+with an Idempotency-Key (`Keyed`) has its key taken first in that transaction and its answer
+stored last (webapp/idempotency.py), so the response counts exactly when its key commits.
 
 `moderate` is the owner's path (hiding an answer, highlighting a question): the same lock,
 the creator only, any state of the poll but a missing one.
@@ -20,9 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from webapp import notices, refusals
+from webapp import idempotency, notices, refusals
 from webapp.db import is_postgres, is_unique_violation, shielded, write_transaction
 from webapp.errors import DomainError, Forbidden, NotFound
+from webapp.idempotency import Claim, Outcome
 from webapp.polls import POLL_NAMES
 from webapp.results import tally_of
 from webapp.tables import Kind, Poll
@@ -59,6 +62,20 @@ class Change:
 
     changed: bool
     ballot: int = 0
+    made: int | None = None  # the id of what the write added (a Q&A question)
+
+
+# What a request answers, from the change its write made.
+Reply = Callable[[Change], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A request's claim on its Idempotency-Key, and its answer: read last in the
+    transaction, stored with the key, so the first answer and every replay are the same."""
+
+    claim: Claim
+    reply: Reply
 
 
 # A kind's write, given the locked poll's row and whether the person holds a ballot there.
@@ -79,13 +96,20 @@ def _locked(rows: list[dict[str, Any]]) -> Locked | None:
 
 @shielded
 async def respond(
-    voter: Voter, poll_id: int, kind: Kind | None, write: Write, *, window_s: int = 3600
+    voter: Voter,
+    poll_id: int,
+    kind: Kind | None,
+    write: Write,
+    *,
+    window_s: int = 3600,
+    keyed: Keyed | None = None,
 ) -> Change:
     """Run a kind's write for this voter under the poll's lock (`kind` None: the write
     checks the kind itself); the change it made. A refusal by one of the poll's integrity
-    rules is counted for its report, as a vote's is."""
+    rules is counted for its report, as a vote's is. With `keyed`, an outcome the key
+    already has is raised as `idempotency.Replay` instead."""
     try:
-        change, seq = await _respond(voter, poll_id, kind, write, window_s)
+        change, seq = await _respond(voter, poll_id, kind, write, window_s, keyed)
     except DomainError as error:
         if error.rule is not None:
             refusals.note(poll_id, error.rule)
@@ -96,9 +120,10 @@ async def respond(
 
 
 async def _respond(
-    voter: Voter, poll_id: int, kind: Kind | None, write: Write, window_s: int
+    voter: Voter, poll_id: int, kind: Kind | None, write: Write, window_s: int, keyed: Keyed | None
 ) -> tuple[Change, int | None]:
     async with write_transaction(queue=(Poll, poll_id)):
+        await idempotency.take(keyed.claim if keyed else None)
         if is_postgres():
             await Poll.raw(LOCK_SQL, poll_id)
         rows = await Poll.raw(RESPOND_SQL, voter.user_id, poll_id)
@@ -106,15 +131,25 @@ async def _respond(
         check_eligible(poll_id, poll, voter)
         has_ballot = bool(rows[0]["has_ballot"])
         change = await write(poll, has_ballot)
-        if not change.changed:
-            return change, None
-        if change.ballot > 0:
-            await check_guest(poll_id, poll, voter, window_s)
-            await _open_ballot(poll_id, voter)
-        elif change.ballot < 0:
-            await Poll.raw(CLOSE_BALLOT_SQL, poll_id, voter.user_id)
-        rows = await Poll.raw(FINISH_SQL, change.ballot, poll_id)
-        return change, int(rows[0]["seq"])
+        seq = await _finish(poll_id, poll, voter, window_s, change)
+        if keyed is not None:
+            await keyed.claim.settle_as(await keyed.reply(change))
+        return change, seq
+
+
+async def _finish(
+    poll_id: int, poll: dict[str, Any], voter: Voter, window_s: int, change: Change
+) -> int | None:
+    """The ballot's move and the new seq, for a write that changed something."""
+    if not change.changed:
+        return None
+    if change.ballot > 0:
+        await check_guest(poll_id, poll, voter, window_s)
+        await _open_ballot(poll_id, voter)
+    elif change.ballot < 0:
+        await Poll.raw(CLOSE_BALLOT_SQL, poll_id, voter.user_id)
+    rows = await Poll.raw(FINISH_SQL, change.ballot, poll_id)
+    return int(rows[0]["seq"])
 
 
 async def _open_ballot(poll_id: int, voter: Voter) -> None:

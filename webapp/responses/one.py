@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from webapp.errors import Invalid
 from webapp.polls import poll_row
-from webapp.responses import Change, respond
+from webapp.responses import Change, Keyed, respond
 from webapp.responses import open_text as open_text_responses
 from webapp.responses import ranking as ranking_responses
 from webapp.responses import scale as scale_responses
@@ -59,7 +59,11 @@ def _module(kind: Kind) -> OneResponse:
 
 
 async def put_response(
-    voter: Voter, poll_id: int, values: dict[str, object], window_s: int
+    voter: Voter,
+    poll_id: int,
+    values: dict[str, object],
+    window_s: int,
+    keyed: Keyed | None = None,
 ) -> Change:
     """Give or replace the person's response: `values` holds the fields the request sent."""
 
@@ -70,14 +74,14 @@ async def put_response(
             raise Invalid(module.FIELD, f"This poll takes {module.FIELD}: send it alone.")
         return await module.put(poll, voter.user_id, values[module.FIELD], has_ballot)
 
-    return await respond(voter, poll_id, None, write, window_s=window_s)
+    return await respond(voter, poll_id, None, write, window_s=window_s, keyed=keyed)
 
 
-async def withdraw_response(voter: Voter, poll_id: int) -> Change:
+async def withdraw_response(voter: Voter, poll_id: int, keyed: Keyed | None = None) -> Change:
     async def write(poll: dict[str, Any], has_ballot: bool) -> Change:
         return await _module(Kind(poll["kind"])).withdraw(poll, voter.user_id)
 
-    return await respond(voter, poll_id, None, write)
+    return await respond(voter, poll_id, None, write, keyed=keyed)
 
 
 async def my_response(poll_id: int, user_id: int) -> MyResponse:

@@ -20,7 +20,7 @@ from webapp.errors import Conflict, Forbidden, Invalid, NotFound
 from webapp.kinds import qa as qa_reads
 from webapp.polls import poll_row
 from webapp.questions.answers import normalise_text
-from webapp.responses import Change, moderate, respond
+from webapp.responses import Change, Keyed, moderate, respond
 from webapp.tables import Kind, Poll
 from webapp.votes import Voter, wrong_kind
 
@@ -109,10 +109,16 @@ async def _closes_ballot(poll_id: int, user_id: int, has_ballot: bool) -> int:
     return -1 if has_ballot and not rows[0]["n"] else 0
 
 
-async def ask(voter: Voter, poll_id: int, text: str, anonymous: bool, window_s: int) -> int:
-    """Ask a question (pending if the poll is premoderated); its id. 422 naming `text` or
-    `anonymous` (when the poll does not allow it)."""
-    asked: list[int] = []
+async def ask(
+    voter: Voter,
+    poll_id: int,
+    text: str,
+    anonymous: bool,
+    window_s: int,
+    keyed: Keyed | None = None,
+) -> Change:
+    """Ask a question (pending if the poll is premoderated); the change, `made` its id. 422
+    naming `text` or `anonymous` (when the poll does not allow it)."""
 
     async def write(poll: dict[str, Any], has_ballot: bool) -> Change:
         # Judged once the poll is known open to this person (a missing poll is a 404 first).
@@ -121,16 +127,16 @@ async def ask(voter: Voter, poll_id: int, text: str, anonymous: bool, window_s: 
             raise Invalid("anonymous", "This poll does not take anonymous questions.")
         state = "pending" if poll["premoderated"] else "shown"
         rows = await Poll.raw(ASK_SQL, poll["id"], voter.user_id, cleaned, anonymous, state)
-        asked.append(int(rows[0]["id"]))
         if state == "shown":
             await _reorder(poll)
-        return Change(True, 0 if has_ballot else 1)
+        return Change(True, 0 if has_ballot else 1, made=int(rows[0]["id"]))
 
-    await respond(voter, poll_id, Kind.qa, write, window_s=window_s)
-    return asked[0]
+    return await respond(voter, poll_id, Kind.qa, write, window_s=window_s, keyed=keyed)
 
 
-async def delete(voter: Voter, poll_id: int, question_id: int) -> None:
+async def delete(
+    voter: Voter, poll_id: int, question_id: int, keyed: Keyed | None = None
+) -> Change:
     """Delete your own question (its upvotes go with it): 403 for another's, 404 for none."""
 
     async def write(poll: dict[str, Any], has_ballot: bool) -> Change:
@@ -143,10 +149,12 @@ async def delete(voter: Voter, poll_id: int, question_id: int) -> None:
             await _reorder(poll)
         return Change(True, await _closes_ballot(poll_id, voter.user_id, has_ballot))
 
-    await respond(voter, poll_id, Kind.qa, write)
+    return await respond(voter, poll_id, Kind.qa, write, keyed=keyed)
 
 
-async def upvote(voter: Voter, poll_id: int, question_id: int, window_s: int) -> Change:
+async def upvote(
+    voter: Voter, poll_id: int, question_id: int, window_s: int, keyed: Keyed | None = None
+) -> Change:
     """Upvote a question (a repeat changes nothing): 404 for a hidden or waiting one, 409
     for your own or an answered one."""
 
@@ -164,10 +172,12 @@ async def upvote(voter: Voter, poll_id: int, question_id: int, window_s: int) ->
         await _reorder(poll)
         return Change(True, 0 if has_ballot else 1)
 
-    return await respond(voter, poll_id, Kind.qa, write, window_s=window_s)
+    return await respond(voter, poll_id, Kind.qa, write, window_s=window_s, keyed=keyed)
 
 
-async def withdraw_upvote(voter: Voter, poll_id: int, question_id: int) -> Change:
+async def withdraw_upvote(
+    voter: Voter, poll_id: int, question_id: int, keyed: Keyed | None = None
+) -> Change:
     """Take your upvote back (always allowed; none to take back changes nothing)."""
 
     async def write(poll: dict[str, Any], has_ballot: bool) -> Change:
@@ -181,7 +191,7 @@ async def withdraw_upvote(voter: Voter, poll_id: int, question_id: int) -> Chang
             await _reorder(poll)
         return Change(True, await _closes_ballot(poll_id, voter.user_id, has_ballot))
 
-    return await respond(voter, poll_id, Kind.qa, write)
+    return await respond(voter, poll_id, Kind.qa, write, keyed=keyed)
 
 
 async def mark(

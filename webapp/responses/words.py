@@ -14,7 +14,7 @@ from typing import Any
 
 from webapp.errors import Conflict, Invalid, NotFound
 from webapp.questions.answers import normalise_answer
-from webapp.responses import Change, moderate, respond
+from webapp.responses import Change, Keyed, moderate, respond
 from webapp.tables import Kind, Poll
 from webapp.text import same_key
 from webapp.votes import Voter
@@ -41,7 +41,9 @@ HIDE_SQL = (
 EXISTS_SQL = "SELECT 1 AS found FROM word_count WHERE poll = {} AND answer_key = {}"
 
 
-async def add_answer(voter: Voter, poll_id: int, text: str, window_s: int) -> Change:
+async def add_answer(
+    voter: Voter, poll_id: int, text: str, window_s: int, keyed: Keyed | None = None
+) -> Change:
     """Give an answer: a change (201) into the lowest free slot; your own repeat of a word
     changes nothing (200); 409 with every slot taken; 422 naming `answer`."""
     answer = normalise_answer(text, FIELD)
@@ -62,10 +64,12 @@ async def add_answer(voter: Voter, poll_id: int, text: str, window_s: int) -> Ch
         await Poll.raw(COUNT_SQL, poll_id, answer.key, answer.text)
         return Change(True, 0 if has_ballot else 1)
 
-    return await respond(voter, poll_id, Kind.word_cloud, write, window_s=window_s)
+    return await respond(voter, poll_id, Kind.word_cloud, write, window_s=window_s, keyed=keyed)
 
 
-async def remove_answer(voter: Voter, poll_id: int, slot: int) -> Change:
+async def remove_answer(
+    voter: Voter, poll_id: int, slot: int, keyed: Keyed | None = None
+) -> Change:
     """Take back the answer in one of your slots (nothing to take back: no change)."""
 
     async def write(poll: dict[str, Any], has_ballot: bool) -> Change:
@@ -78,7 +82,7 @@ async def remove_answer(voter: Voter, poll_id: int, slot: int) -> Change:
         left = await Poll.raw(LEFT_SQL, poll_id, voter.user_id)
         return Change(True, -1 if int(left[0]["n"]) == 0 else 0)
 
-    return await respond(voter, poll_id, Kind.word_cloud, write)
+    return await respond(voter, poll_id, Kind.word_cloud, write, keyed=keyed)
 
 
 async def hide_word(poll_id: int, user_id: int, key: str, hidden: bool) -> bool:
