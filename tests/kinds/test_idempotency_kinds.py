@@ -12,11 +12,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
+import httpx
 import pytest
 
 from tests.api.problems import assert_problem, assert_validation_problem
-from tests.conftest import MakeMember, Member, postgres_only
+from tests.conftest import DB_URL, MakeMember, Member, postgres_only
 from tests.kinds.helpers import make_kind_poll, results
+from tests.live.servers import running_server, wait_listening
+from tests.live.test_idempotency_servers import BURST, account, fresh_connections
 from webapp import idempotency
 from webapp.tables import IdempotencyKey, Poll
 
@@ -294,3 +298,45 @@ async def test_the_same_key_sent_at_once_is_counted_once(
     assert await words(cloud["id"]) == 1
     assert await questions(qa["id"]) == 1
     assert await ballots(scale["id"]) == 1
+
+
+async def burst(http: httpx.AsyncClient, method: str, url: str, body: Any, headers: Any) -> None:
+    """Send one keyed request many times at once, then once more: one ran, the rest are its
+    answer again or a 409, and the last one is its replay."""
+
+    async def send() -> httpx.Response:
+        return await http.request(method, url, json=body, headers=headers)
+
+    answers = list(await asyncio.gather(*(send() for _ in range(BURST))))
+    answers.append(await send())
+    assert {a.status_code for a in answers} <= {201, 409}, [a.status_code for a in answers]
+    firsts = [a for a in answers if a.status_code == 201 and REPLAYED not in a.headers]
+    assert len(firsts) == 1, "exactly one request ran"
+    assert all(a.json() == firsts[0].json() for a in answers if a.status_code == 201)
+    assert answers[-1].headers[REPLAYED] == "true"
+
+
+@postgres_only
+async def test_one_key_sent_at_once_to_both_workers_of_a_real_server_counts_once() -> None:
+    """Real `serve` workers, fresh connections: only the database holds the key between them."""
+    async with running_server(workers=2) as server, fresh_connections(server) as http:
+        await wait_listening(server, 2)
+        _, _, token = await account(http)
+        auth = {"Authorization": f"Bearer {token}"}
+        made: dict[str, int] = {}
+        for kind, settings in (("scale", SCALE), ("word_cloud", {"answers_per_person": 3})):
+            body = {"question": "Q", "kind": kind, "is_published": True, **settings}
+            created = await http.post("/api/v1/polls", json=body, headers=auth)
+            assert created.status_code == 201, created.text
+            made[kind] = created.json()["id"]
+        rating, words_url = (f"/api/v1/polls/{made[k]}" for k in ("scale", "word_cloud"))
+        await burst(http, "PUT", f"{rating}/response", {"rating": 4}, {**auth, HEADER: "b-r"})
+        await burst(http, "POST", f"{words_url}/words", {"answer": "tea"}, {**auth, HEADER: "b-w"})
+    conn = await asyncpg.connect(DB_URL)
+    try:
+        sql = "SELECT count(*) FROM {} WHERE poll = $1"
+        rated = await conn.fetchval(sql.format("scale_rating"), made["scale"])
+        said = await conn.fetchval(sql.format("word_answer"), made["word_cloud"])
+    finally:
+        await conn.close()
+    assert (rated, said) == (1, 1)
