@@ -341,6 +341,8 @@ async def audit_pages(
     await voter.locator("#ask").click()
     await expect(voter.locator("#results .qa-question")).to_have_count(1)
     await check(voter, "voter's Q&A after asking", *SHOW)
+    qa_list = ("qa.list_questions", "polls/qa_questions.html")
+    await visit(voter, f"/polls/{qa['id']}/qa/questions?sort=upvotes", "Q&A list page", *qa_list)
     # The owner's moderation queues, now that there is something in them.
     for poll, label in ((words, "word cloud"), (answers, "open text"), (qa, "Q&A")):
         await visit(owner, f"/polls/{poll['id']}", f"owner's {label} with responses", *SHOW)

@@ -174,3 +174,49 @@ async def test_the_live_stream_carries_each_question_and_upvote(app: Quart) -> N
         results = await next_html(ws, "results")
         item = results.get(f"qa-{qid}")
         assert "Live?" in item.text and "1 upvote" in item.text and "Anonymous" in item.text
+
+
+async def test_the_page_holds_only_your_own_ids_and_the_toggle_withdraws(app: Quart) -> None:
+    owner = await signed_up(app, "owner")
+    poll_id = await qa_poll(app, owner)
+    asker = await signed_up(app, "asker")
+    voter = await signed_up(app, "voter")
+    await asker.post(f"/polls/{poll_id}/qa", {"text": "Mine?"})
+    page = await asker.get(f"/polls/{poll_id}")
+    qid = int(str(page.dom.get("results").find_all("li", cls="qa-question")[0].id)[3:])
+
+    voted = await voter.post(f"/polls/{poll_id}/qa/{qid}/upvote", {"up": "1"}, htmx=True)
+    button = found(voted.dom.get(f"qa-{qid}").find("button", cls="qa-upvote"))
+    assert button.attrs["aria-pressed"] == "true" and button.attrs["value"] == "0"
+    assert voted.dom.get("qa-mine").attrs["data-upvoted"] == str(qid)
+    # The asker's page holds the asker's ids only: who upvoted what stays with each viewer.
+    mine = (await asker.get(f"/polls/{poll_id}")).dom.get("qa-mine")
+    assert mine.attrs["data-upvoted"] == "" and mine.attrs["data-asked"] == str(qid)
+
+    again = await voter.post(f"/polls/{poll_id}/qa/{qid}/upvote", {"up": "0"}, htmx=True)
+    assert "0 upvotes" in again.dom.get(f"qa-{qid}").text
+    again = await voter.post(f"/polls/{poll_id}/qa/{qid}/upvote", {"up": "0"}, htmx=True)
+    assert "0 upvotes" in again.dom.get(f"qa-{qid}").text  # a repeat changes nothing
+    button = found(again.dom.get(f"qa-{qid}").find("button", cls="qa-upvote"))
+    assert button.attrs["aria-pressed"] == "false" and button.attrs["value"] == "1"
+
+
+async def test_sort_now_with_htmx_swaps_the_results_sorted_for_this_viewer(app: Quart) -> None:
+    owner = await signed_up(app, "owner")
+    poll_id = await qa_poll(app, owner)
+    asker = await signed_up(app, "asker")
+    voter = await signed_up(app, "voter")
+    for text in ("One?", "Two?", "Three?", "Four?"):
+        await asker.post(f"/polls/{poll_id}/qa", {"text": text})
+    page = await voter.get(f"/polls/{poll_id}")
+    items = page.dom.get("results").find_all("li", cls="qa-question")
+    last = int(str(items[-1].id)[3:])
+    await voter.post(f"/polls/{poll_id}/qa/{last}/upvote", {})  # too small a climb to move
+    assert questions(await owner.get(f"/polls/{poll_id}")) == ["One?", "Two?", "Three?", "Four?"]
+    sort_now = (await voter.get(f"/polls/{poll_id}")).dom.get("qa-sort-now")
+    swapped = await voter.get(str(sort_now.attrs["href"]), htmx=True)
+    assert swapped.status == 200 and not swapped.is_full_page
+    assert questions(swapped) == ["Four?", "One?", "Two?", "Three?"]
+    assert swapped.dom.get("results").find(cls="qa-unsettled") is None
+    # Everyone else's list (and the voter's next load) keeps the shared order.
+    assert questions(await owner.get(f"/polls/{poll_id}")) == ["One?", "Two?", "Three?", "Four?"]

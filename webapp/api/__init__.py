@@ -15,6 +15,7 @@ from webapp.api import (
     integrity,
     polls,
     qa,
+    qa_list,
     responses,
     tokens,
     users,
@@ -33,6 +34,7 @@ for child, group in (
     (words.blueprint, "Word clouds"),
     (answers.blueprint, "Open-text answers"),
     (qa.blueprint, "Audience Q&A"),
+    (qa_list.blueprint, "Audience Q&A"),
     (integrity.blueprint, "Invite codes and integrity"),
     (events.blueprint, "Events"),
 ):

@@ -117,6 +117,7 @@ class QaDetail:
     questions: list[QaQuestionView]
     highlighted_id: int | None
     settled: bool
+    more: int = 0  # shown questions past the first 100 (GET .../qa lists them)
     kind: Literal["qa"] = field(default="qa", kw_only=True)
 
 

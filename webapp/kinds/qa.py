@@ -20,7 +20,8 @@ from webapp.kinds.details import QaDetail, QaQuestionView
 from webapp.questions.qa import SETTLE_S, Ordering, Question, order
 from webapp.tables import Poll
 
-SHOWN = 100  # questions the results carry
+SHOWN = 100  # questions the results carry; GET .../qa pages through the rest
+PAGE = 100  # the most questions one page of GET .../qa gives
 QUESTIONS_SQL = (
     "SELECT q.id, q.asker, q.text, q.anonymous, q.answered_at, q.highlighted, q.upvotes,"
     " q.created_at, u.name AS asker_name FROM qa_question q"
@@ -155,6 +156,67 @@ async def detail(poll: dict[str, Any]) -> QaDetail:
         questions=[view_of(by_id[qid]) for qid in found.ids[:SHOWN]],
         highlighted_id=highlighted,
         settled=found.settled,
+        more=max(0, len(found.ids) - SHOWN),
+    )
+
+
+@dataclass
+class QaPage:
+    """One page of a Q&A's shown questions in the screens' order (or, `sorted`, fully by
+    upvotes): from position `after` (0 is the top), `next_after` the next page's, null at
+    the end. With `visible` false (the owner hides the results) nothing is listed."""
+
+    poll_id: int
+    visible: bool
+    total: int | None
+    after: int
+    questions: list[QaQuestionView] | None
+    next_after: int | None
+
+
+async def ordered(poll_id: int, *, fully_sorted: bool = False) -> tuple[Ordering, dict[int, Any]]:
+    """Every shown question in the screens' order (`fully_sorted`: the canonical one, what
+    "Sort now" shows), and the rows by id.
+
+    All of them are read: the stable order starts from the stored one and a question far
+    down may climb, so a LIMIT in SQL would need the order in SQL (it is JSON state)."""
+    rows = await shown_questions(poll_id)
+    if fully_sorted:
+        found = order(None, [_question(row) for row in rows])
+    else:
+        found = await ordering(poll_id, rows)
+    return found, {row["id"]: row for row in rows}
+
+
+async def page(
+    poll_id: int, visible: bool, after: int, limit: int, *, fully_sorted: bool = False
+) -> QaPage:
+    """The questions at positions `after` to `after + limit` (at most `PAGE`)."""
+    if not visible:
+        return QaPage(poll_id, False, None, after, None, None)
+    found, by_id = await ordered(poll_id, fully_sorted=fully_sorted)
+    limit = max(1, min(limit, PAGE))
+    ids = found.ids[after : after + limit]
+    end = after + len(ids)
+    return QaPage(
+        poll_id,
+        True,
+        len(found.ids),
+        after,
+        [view_of(by_id[qid]) for qid in ids],
+        end if end < len(found.ids) else None,
+    )
+
+
+async def sorted_detail(poll_id: int) -> QaDetail:
+    """The results' body as "Sort now" shows it: the first `SHOWN`, fully sorted."""
+    found, by_id = await ordered(poll_id, fully_sorted=True)
+    highlighted = next((qid for qid, row in by_id.items() if row["highlighted"]), None)
+    return QaDetail(
+        questions=[view_of(by_id[qid]) for qid in found.ids[:SHOWN]],
+        highlighted_id=highlighted,
+        settled=True,
+        more=max(0, len(found.ids) - SHOWN),
     )
 
 

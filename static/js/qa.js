@@ -1,0 +1,47 @@
+// livepolls: an audience Q&A's upvote buttons show this viewer's own upvotes.
+//
+// The live stream sends every viewer the same list (templates/_partials/results_qa.html),
+// whose upvote toggles all say "not pressed". The voting block holds this viewer's own ids
+// (#qa-mine: the questions they upvoted and asked), re-rendered with each of their own
+// actions and never sent to anyone else; after every swap this marks the toggles from it:
+// aria-pressed, what a press asks for (up=0 withdraws), and no button on their own question.
+(function () {
+  "use strict";
+
+  function ids(holder, name) {
+    var found = {};
+    (holder.getAttribute(name) || "").split(" ").forEach(function (id) {
+      if (id) found[id] = true;
+    });
+    return found;
+  }
+
+  function mark() {
+    var holder = document.getElementById("qa-mine");
+    if (!holder) return;
+    var upvoted = ids(holder, "data-upvoted");
+    var asked = ids(holder, "data-asked");
+    var buttons = document.querySelectorAll("#qa-questions button.qa-upvote[data-question]");
+    Array.prototype.forEach.call(buttons, function (button) {
+      var id = button.getAttribute("data-question");
+      var pressed = !!upvoted[id];
+      var item = document.getElementById("qa-" + id);
+      button.setAttribute("aria-pressed", pressed ? "true" : "false");
+      button.value = pressed ? "0" : "1";
+      button.classList.toggle("qa-withdraw", pressed);
+      // Your own question takes no upvote; an answered one only a withdrawal.
+      button.hidden = !!asked[id] || (button.hasAttribute("data-answered") && !pressed);
+      if (item) {
+        item.classList.toggle("qa-upvoted", pressed);
+        var you = item.querySelector(".qa-you");
+        if (you) you.hidden = !pressed;
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", mark);
+  document.addEventListener("livepolls:message", mark);
+  document.addEventListener("htmx:afterSettle", mark);
+  document.addEventListener("htmx:oobAfterSwap", mark);
+  mark();
+})();

@@ -1,0 +1,93 @@
+"""Audience Q&A's reader experience in a real browser (#15): each viewer's upvote buttons
+show their own upvotes after every live update (one shared fragment for all), and "Sort
+now" re-sorts the list in place, on that screen only. Waits on conditions, never sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from playwright.async_api import Locator, Page, expect
+
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, NewContext, Problems
+from tests.e2e.helpers import sign_up, wait_live
+from tests.e2e.test_kinds_browser import PHONE, SCREEN, assert_not_reloaded, make_poll, mark
+from tests.live.servers import Server
+
+TEST_BUDGET = 60.0
+
+expect.set_options(timeout=ACTION_TIMEOUT_MS)
+
+
+def question(page: Page, text: str) -> Locator:
+    return page.locator("#results .qa-question", has_text=text)
+
+
+def toggle(page: Page, text: str) -> Locator:
+    return question(page, text).locator("button.qa-upvote")
+
+
+async def ask(page: Page, text: str) -> None:
+    await page.fill("#qa-text", text)
+    await page.locator("#ask").click()
+    await expect(question(page, text)).to_have_count(1)
+
+
+async def test_each_viewer_sees_their_own_upvotes_after_live_updates_and_sorts_now(
+    live_server: Server, contexts: NewContext, problems: Problems
+) -> None:
+    async with asyncio.timeout(TEST_BUDGET):
+        owner = await (await contexts("A", viewport=SCREEN)).new_page()
+        await sign_up(owner, "Ada")
+        poll_id = await make_poll(owner, "Questions for the panel", "qa")
+        for text in ("First?", "Second?", "Third?"):
+            await ask(owner, text)
+        phones = []
+        for name in ("Bea", "Cy"):
+            context = await contexts(name, viewport=PHONE, has_touch=True, is_mobile=True)
+            phone = await context.new_page()
+            await sign_up(phone, name)
+            await phone.goto(f"/polls/{poll_id}")
+            await wait_live(phone)
+            await mark(phone)
+            phones.append(phone)
+        bea, cy = phones
+
+        await toggle(bea, "First?").click()
+        await expect(toggle(bea, "First?")).to_have_attribute("aria-pressed", "true")
+        # Cy's upvote reaches Bea as the shared fragment: her own upvote stays pressed.
+        await expect(question(cy, "First?").locator(".qa-count")).to_have_text("1 upvote")
+        await expect(toggle(cy, "First?")).to_have_attribute("aria-pressed", "false")
+        await toggle(cy, "Second?").click()
+        await expect(toggle(cy, "Second?")).to_have_attribute("aria-pressed", "true")
+        await expect(question(bea, "Second?").locator(".qa-count")).to_have_text("1 upvote")
+        await expect(toggle(bea, "First?")).to_have_attribute("aria-pressed", "true")
+        await expect(toggle(bea, "Second?")).to_have_attribute("aria-pressed", "false")
+        await expect(toggle(cy, "First?")).to_have_attribute("aria-pressed", "false")
+
+        # Cy asks: a live update to Bea, whose marks hold; Cy's own question has no toggle.
+        await ask(cy, "Fourth?")
+        await expect(question(bea, "Fourth?")).to_have_count(1)
+        await expect(toggle(bea, "First?")).to_have_attribute("aria-pressed", "true")
+        await expect(toggle(bea, "Fourth?")).to_have_attribute("aria-pressed", "false")
+        await expect(toggle(cy, "Fourth?")).to_be_hidden()
+        await expect(toggle(cy, "Second?")).to_have_attribute("aria-pressed", "true")
+
+        # An upvote too small to move the list: it stays in place until Bea sorts it.
+        await toggle(bea, "Fourth?").click()
+        await expect(toggle(bea, "Fourth?")).to_have_attribute("aria-pressed", "true")
+        texts = bea.locator("#qa-questions .qa-question .qa-text")
+        await expect(texts).to_have_text(["First?", "Second?", "Third?", "Fourth?"])
+        await expect(cy.locator("#results .qa-unsettled")).to_be_visible()
+        await bea.locator("#qa-sort-now").click()
+        await expect(texts).to_have_text(["First?", "Second?", "Fourth?", "Third?"])
+        await expect(toggle(bea, "First?")).to_have_attribute("aria-pressed", "true")
+        await expect(toggle(bea, "Fourth?")).to_have_attribute("aria-pressed", "true")
+        # On Bea's screen only: Cy's list is as every screen shares it.
+        await expect(cy.locator("#qa-questions .qa-question .qa-text")).to_have_text(
+            ["First?", "Second?", "Third?", "Fourth?"]
+        )
+        for page in phones:
+            await assert_not_reloaded(page)
+    if problems.entries:
+        pytest.fail("the browser console reported problems:\n" + problems.summary(), pytrace=False)
