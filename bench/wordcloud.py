@@ -282,6 +282,10 @@ def render(report: dict, args: argparse.Namespace) -> str:
             "| | |",
             "| --- | --- |",
             *(f"| {name} | {value} |" for name, value in rows),
+            "",
+            "Answers are sent on schedule whatever the replies; when the server takes fewer a"
+            " second than are sent, they queue (the HTTP latencies above), and the update rate"
+            " and exactness checks hold at the rate taken, not at the rate sent.",
         ]
     )
 
