@@ -16,7 +16,7 @@ from webapp import clients, idempotency, polls
 from webapp.accounts import Account
 from webapp.api.auth import login_required
 from webapp.api.contract import idempotent, problems
-from webapp.api.problems import problem
+from webapp.api.replies import replied
 from webapp.idempotency import Claim, Outcome
 from webapp.inputs.fields import INTEGRAL, StrictModel
 from webapp.questions.answers import TEXT_MAX
@@ -24,7 +24,7 @@ from webapp.responses import Change, Keyed, Reply
 from webapp.responses.one import MyResponse, my_response
 from webapp.results import Results
 from webapp.routing import MAX_ID
-from webapp.serialize import adapter, to_json
+from webapp.serialize import to_json
 
 blueprint = Blueprint("responses", __name__)
 # A ranking's order as the schema tells clients: option ids (put_response checks them).
@@ -64,24 +64,12 @@ async def answer(
     retry gets it again, marked as replayed; `fields` are what, besides the method, route
     and poll, tells this request from another sent with the same key."""
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
-    headers: dict[str, str] = {}
     if key is None:
-        outcome = await reply(await write(None))
-    else:
-        route = request.url_rule.rule if request.url_rule else request.path
-        sent = (request.method, route, poll_id, json.dumps(fields))
-        claim = Claim(account.id, key, sent)
-        outcome = await idempotency.once(claim, lambda: write(Keyed(claim, reply)))
-        if outcome.replayed:
-            headers[idempotency.REPLAYED_HEADER] = "true"
-        error = outcome.error()
-        if error is not None:
-            response = problem(error.status, error.title, error.detail, error.slug, error.errors)
-            response.headers.update(headers)
-            return response
-    if outcome.body:
-        return adapter(model).validate_json(outcome.body), outcome.status, headers
-    return "", outcome.status, headers
+        return replied(await reply(await write(None)), model)
+    route = request.url_rule.rule if request.url_rule else request.path
+    sent = (request.method, route, poll_id, json.dumps(fields))
+    claim = Claim(account.id, key, sent)
+    return replied(await idempotency.once(claim, lambda: write(Keyed(claim, reply))), model)
 
 
 class ResponseGiven(StrictModel):

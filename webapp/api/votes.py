@@ -13,11 +13,11 @@ from webapp import clients, idempotency, polls, votes
 from webapp.accounts import Account
 from webapp.api.auth import current_account, login_required
 from webapp.api.contract import idempotent, problems
-from webapp.api.problems import problem
+from webapp.api.replies import replied
 from webapp.idempotency import Answer, Claim, Outcome
 from webapp.inputs.fields import Id, StrictModel
 from webapp.results import Results
-from webapp.serialize import adapter, to_json
+from webapp.serialize import to_json
 
 blueprint = Blueprint("votes", __name__)
 
@@ -52,16 +52,7 @@ def _claim(account: Account, poll_id: int, option_id: int | None, answer: Answer
 
 async def _once(claim: Claim, action: Callable[[], Awaitable[object]]) -> Any:
     """Answer a keyed request: the first outcome, again on a retry (marked as replayed)."""
-    outcome = await idempotency.once(claim, action)
-    headers = {idempotency.REPLAYED_HEADER: "true"} if outcome.replayed else {}
-    error = outcome.error()
-    if error is not None:
-        response = problem(error.status, error.title, error.detail, error.slug, error.errors)
-        response.headers.update(headers)
-        return response
-    if outcome.body:
-        return adapter(Results).validate_json(outcome.body), outcome.status, headers
-    return "", outcome.status, headers
+    return replied(await idempotency.once(claim, action))
 
 
 @blueprint.post("/polls/<id:poll_id>/votes")
