@@ -290,6 +290,11 @@ class Hub:
             return
         if seq is not None and channel.snapshot is not None and channel.snapshot.seq >= seq:
             return
+        if seq is None:
+            # Not a step from the held state (a deletion, a new poll under an id that came
+            # round again, a change from elsewhere): the next load replaces what is held,
+            # even at a lower seq.
+            channel.snapshot = None
         if channel.changed_at is None:
             channel.changed_at = time.perf_counter()
         channel.changes += 1
