@@ -18,6 +18,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.conftest import DB_KIND
 from tests.live.servers import HOST, Server, running_server, running_servers
 
+# `http` sits idle while the countdown runs out: a connection kept for longer than the
+# server's keep-alive (Hypercorn's 5 s) may be closed by it just as the next request goes.
+IDLE = httpx.Limits(keepalive_expiry=2)
+
 pytestmark = pytest.mark.skipif(DB_KIND != "postgres", reason="needs PostgreSQL")
 
 PASSWORD = "correct horse"
@@ -113,8 +117,12 @@ async def test_a_vote_after_the_countdown_is_refused_whatever_the_clients_clock(
 
     async with (
         running_servers(2) as (first, second),
-        httpx.AsyncClient(base_url=first.base_url, timeout=10, trust_env=False) as http,
-        httpx.AsyncClient(base_url=second.base_url, timeout=10, trust_env=False) as other,
+        httpx.AsyncClient(
+            base_url=first.base_url, timeout=10, trust_env=False, limits=IDLE
+        ) as http,
+        httpx.AsyncClient(
+            base_url=second.base_url, timeout=10, trust_env=False, limits=IDLE
+        ) as other,
     ):
         auth = await token_for(http, "speaker")
         voter = await token_for(http, "voter")
