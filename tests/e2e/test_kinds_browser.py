@@ -75,6 +75,11 @@ async def presenter_and_phones(
     await present.goto(f"/polls/{poll_id}/present")
     await wait_live(present)
     await mark(present)
+    return present, await live_phones(contexts, poll_id)
+
+
+async def live_phones(contexts: NewContext, poll_id: int) -> list[Page]:
+    """Two phones (Bea, Cy) sign up and open the poll, live and marked (`mark`)."""
     phones = []
     for name in ("Bea", "Cy"):
         context = await contexts(name, viewport=PHONE, has_touch=True, is_mobile=True)
@@ -84,7 +89,7 @@ async def presenter_and_phones(
         await wait_live(phone)
         await mark(phone)
         phones.append(phone)
-    return present, phones
+    return phones
 
 
 async def test_two_phones_give_words_and_the_presenter_view_follows(

@@ -10,8 +10,13 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 
 from tests.e2e.conftest import ACTION_TIMEOUT_MS, NewContext, Problems
-from tests.e2e.helpers import sign_up, wait_live
-from tests.e2e.test_kinds_browser import PHONE, SCREEN, assert_not_reloaded, make_poll, mark
+from tests.e2e.helpers import sign_up
+from tests.e2e.test_kinds_browser import (
+    SCREEN,
+    assert_not_reloaded,
+    live_phones,
+    make_poll,
+)
 from tests.live.servers import Server
 
 TEST_BUDGET = 60.0
@@ -42,15 +47,7 @@ async def test_each_viewer_sees_their_own_upvotes_after_live_updates_and_sorts_n
         poll_id = await make_poll(owner, "Questions for the panel", "qa")
         for text in ("First?", "Second?", "Third?"):
             await ask(owner, text)
-        phones = []
-        for name in ("Bea", "Cy"):
-            context = await contexts(name, viewport=PHONE, has_touch=True, is_mobile=True)
-            phone = await context.new_page()
-            await sign_up(phone, name)
-            await phone.goto(f"/polls/{poll_id}")
-            await wait_live(phone)
-            await mark(phone)
-            phones.append(phone)
+        phones = await live_phones(contexts, poll_id)
         bea, cy = phones
 
         await toggle(bea, "First?").click()

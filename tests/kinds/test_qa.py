@@ -34,6 +34,20 @@ async def ask(
     )
 
 
+async def hidden_qa(
+    client: TestClientProtocol, make_member: MakeMember
+) -> tuple[Member, Member, dict[str, Any]]:
+    """Ann's Q&A with Bob's question "Secret?" in it, its results then hidden by Ann."""
+    ann, bob = await make_member(), await make_member()
+    poll = await make_kind_poll(client, ann, "qa")
+    await asked(client, bob, poll["id"], "Secret?")
+    hidden = await client.patch(
+        f"/api/v1/polls/{poll['id']}", json={"results_hidden": True}, headers=ann.auth
+    )
+    assert hidden.status_code == 200
+    return ann, bob, poll
+
+
 async def asked(client: TestClientProtocol, member: Member, poll_id: int, text: str) -> int:
     response = await ask(client, member, poll_id, text)
     assert response.status_code == 201, await response.get_data(as_text=True)
@@ -309,13 +323,7 @@ async def test_a_qa_takes_only_questions_and_a_closed_or_draft_one_none(
 async def test_hidden_results_hide_the_questions_from_all_but_the_owner(
     client: TestClientProtocol, make_member: MakeMember
 ) -> None:
-    ann, bob = await make_member(), await make_member()
-    poll = await make_kind_poll(client, ann, "qa")
-    await asked(client, bob, poll["id"], "Secret?")
-    hidden = await client.patch(
-        f"/api/v1/polls/{poll['id']}", json={"results_hidden": True}, headers=ann.auth
-    )
-    assert hidden.status_code == 200
+    ann, bob, poll = await hidden_qa(client, make_member)
     assert (await results(client, poll["id"], bob))["detail"] is None
     assert (await results(client, poll["id"]))["detail"] is None
     assert len((await results(client, poll["id"], ann))["detail"]["questions"]) == 1

@@ -11,7 +11,7 @@ from quart import Quart
 from tests.api.problems import assert_validation_problem
 from tests.conftest import MakeMember, Member
 from tests.kinds.helpers import make_kind_poll, results
-from tests.kinds.test_qa import asked, upvote
+from tests.kinds.test_qa import asked, hidden_qa, upvote
 from tests.kinds.test_qa_pages_live import found
 from tests.pages.helpers import api_poll, api_token, signed_up
 from webapp.tables import Poll
@@ -105,13 +105,7 @@ async def test_bad_paging_parameters_are_422_naming_them(
 async def test_the_list_is_hidden_with_the_results_and_only_for_qa(
     client: TestClientProtocol, make_member: MakeMember
 ) -> None:
-    ann, bob = await make_member(), await make_member()
-    poll = await make_kind_poll(client, ann, "qa")
-    await asked(client, bob, poll["id"], "Secret?")
-    hidden = await client.patch(
-        f"/api/v1/polls/{poll['id']}", json={"results_hidden": True}, headers=ann.auth
-    )
-    assert hidden.status_code == 200
+    ann, bob, poll = await hidden_qa(client, make_member)
     for viewer in (bob, None):
         body = await listing(client, poll["id"], member=viewer)
         assert body["visible"] is False and body["questions"] is None and body["total"] is None
