@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
 
 from bench import seed
 from bench.tools import BENCH
@@ -26,6 +28,31 @@ def wrk(
             result["per_second"] = result["requests"] / (result["duration_us"] / 1e6)
             return result
     raise RuntimeError(f"wrk failed:\n{done.stdout}\n{done.stderr}")
+
+
+def wrk_until(script: str, url: str, connections: int, args: list[str], limit_s: int) -> dict:
+    """One wrk run (1 thread) of a script that prints "BENCH_ALL_ANSWERED" once its last
+    request is answered: wrk is stopped then (SIGINT, as Ctrl-C), and `duration_us` is the
+    time from its start to that line, not wrk's own -d (at most `limit_s`)."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{limit_s}s", "--timeout", "30s"]
+    command += ["-s", str(BENCH / script), url, "--", *args]
+    started = time.monotonic()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
+        assert run.stdout is not None
+        answered = None
+        for line in run.stdout:
+            if line.startswith("BENCH_ALL_ANSWERED"):
+                answered = time.monotonic() - started
+                run.send_signal(signal.SIGINT)
+            elif line.startswith("BENCH_JSON "):
+                result: dict = json.loads(line.removeprefix("BENCH_JSON "))
+                if answered is not None:
+                    result["duration_us"] = answered * 1e6
+                result["all_answered"] = answered is not None
+                run.wait(30)
+                return result
+        stderr = run.stderr.read() if run.stderr else ""
+    raise RuntimeError(f"wrk failed:\n{stderr}")
 
 
 def poll_spec(polls: list[seed.Poll]) -> str:

@@ -47,6 +47,11 @@ LATENCY = Histogram(
 )
 VOTES = Counter("livepolls_votes", "Votes that changed a poll's counts (cast or replaced).")
 WITHDRAWALS = Counter("livepolls_withdrawals", "Withdrawals of votes.")
+ANSWER_BATCH = Histogram(
+    "livepolls_word_answer_batch_size",
+    "Word-cloud answers for one poll written in one transaction (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 100),
+)
 VOTE_BATCH = Histogram(
     "livepolls_vote_batch_size",
     "Votes for one poll written in one transaction (group commit).",

@@ -45,7 +45,7 @@ def results_reply(poll_id: int, account: Account, created: Callable[[Change], bo
     """Answer with the results as the caller may now see them: 201 when `created`, else 200."""
 
     async def reply(change: Change) -> Outcome:
-        results = await polls.results_for(poll_id, account.id)
+        results = change.results or await polls.results_for(poll_id, account.id)
         return Outcome(201 if created(change) else 200, to_json(results))
 
     return reply

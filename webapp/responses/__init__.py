@@ -27,7 +27,7 @@ from webapp.db import is_postgres, is_unique_violation, shielded, write_transact
 from webapp.errors import DomainError, Forbidden, NotFound
 from webapp.idempotency import Claim, Outcome
 from webapp.polls import POLL_NAMES
-from webapp.results import tally_of
+from webapp.results import Results, tally_of
 from webapp.tables import Kind, Poll
 from webapp.votes import (
     CLOSE_BALLOT_SQL,
@@ -63,6 +63,9 @@ class Change:
     changed: bool
     ballot: int = 0
     made: int | None = None  # the id of what the write added (a Q&A question)
+    # The results as the person now sees them, when the write made them (a word-cloud
+    # batch lays its cloud out once for all its answers): the reply need not read them.
+    results: Results | None = None
 
 
 # What a request answers, from the change its write made.
@@ -84,7 +87,7 @@ Write = Callable[[dict[str, Any], bool], Awaitable[Change]]
 Moderation = Callable[[dict[str, Any]], Awaitable[bool]]
 
 
-def _locked(rows: list[dict[str, Any]]) -> Locked | None:
+def locked_of(rows: list[dict[str, Any]]) -> Locked | None:
     if not rows:
         return None
     row = rows[0]
@@ -127,7 +130,7 @@ async def _respond(
         if is_postgres():
             await Poll.raw(LOCK_SQL, poll_id)
         rows = await Poll.raw(RESPOND_SQL, voter.user_id, poll_id)
-        poll = check_open(_locked(rows), voter.user_id, kind).poll
+        poll = check_open(locked_of(rows), voter.user_id, kind).poll
         check_eligible(poll_id, poll, voter)
         has_ballot = bool(rows[0]["has_ballot"])
         change = await write(poll, has_ballot)
@@ -171,7 +174,7 @@ async def moderate(poll_id: int, user_id: int, kind: Kind, change: Moderation) -
         if is_postgres():
             await Poll.raw(LOCK_SQL, poll_id)
         rows = await Poll.raw(RESPOND_SQL, user_id, poll_id)
-        locked = _locked(rows)
+        locked = locked_of(rows)
         if locked is None or (
             not locked.poll["is_published"] and locked.poll["creator"] != user_id
         ):

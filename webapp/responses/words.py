@@ -2,8 +2,9 @@
 numbered slot (`word_answer`, keyed (poll, user, slot) and unique per (poll, user, key)),
 and one running count per word (`word_count`, keyed (poll, key)).
 
-Every write runs in `respond` under the poll's lock, so one poll's answers are serialised;
-the keys hold the rules even so. The count is an upsert: identical answers sent at the same
+Every write runs under the poll's lock, so one poll's answers are serialised (answers go in
+by batches, webapp/responses/word_batches.py; a withdrawal in `respond`); the keys hold the
+rules even so. The count is an upsert: identical answers sent at the same
 moment are one row counted once each, and `hidden` is never touched by it, so a word the
 owner hid stays hidden for later answers too.
 """
@@ -12,23 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.errors import Conflict, Invalid, NotFound
+from webapp import refusals
+from webapp.errors import DomainError, Invalid, NotFound
 from webapp.questions.answers import normalise_answer
 from webapp.responses import Change, Keyed, moderate, respond
+from webapp.responses.word_batches import give
 from webapp.tables import Kind, Poll
 from webapp.text import same_key
 from webapp.votes import Voter
 
 FIELD = "answer"
 SLOTS_MAX = 10  # answers_per_person is at most this (a CHECK on poll and word_answer)
-SLOTS_SQL = 'SELECT slot, answer_key FROM word_answer WHERE poll = {} AND "user" = {}'
-INSERT_SQL = (
-    'INSERT INTO word_answer (poll, "user", slot, answer_key, text) VALUES ({}, {}, {}, {}, {})'
-)
-COUNT_SQL = (
-    "INSERT INTO word_count (poll, answer_key, text, count) VALUES ({}, {}, {}, 1)"
-    " ON CONFLICT (poll, answer_key) DO UPDATE SET count = word_count.count + 1"
-)
 DELETE_SQL = (
     'DELETE FROM word_answer WHERE poll = {} AND "user" = {} AND slot = {} RETURNING answer_key'
 )
@@ -47,24 +42,12 @@ async def add_answer(
     """Give an answer: a change (201) into the lowest free slot; your own repeat of a word
     changes nothing (200); 409 with every slot taken; 422 naming `answer`."""
     answer = normalise_answer(text, FIELD)
-
-    async def write(poll: dict[str, Any], has_ballot: bool) -> Change:
-        rows = await Poll.raw(SLOTS_SQL, poll_id, voter.user_id)
-        if any(row["answer_key"] == answer.key for row in rows):
-            return Change(False)
-        taken = {int(row["slot"]) for row in rows}
-        limit = int(poll["answers_per_person"])
-        free = [slot for slot in range(1, limit + 1) if slot not in taken]
-        if not free:
-            raise Conflict(
-                f"You have given your {limit} {'answer' if limit == 1 else 'answers'}:"
-                " remove one to give another."
-            )
-        await Poll.raw(INSERT_SQL, poll_id, voter.user_id, free[0], answer.key, answer.text)
-        await Poll.raw(COUNT_SQL, poll_id, answer.key, answer.text)
-        return Change(True, 0 if has_ballot else 1)
-
-    return await respond(voter, poll_id, Kind.word_cloud, write, window_s=window_s, keyed=keyed)
+    try:
+        return await give(voter, poll_id, answer, window_s, keyed)
+    except DomainError as error:
+        if error.rule is not None:  # one of the poll's integrity rules: for its report
+            refusals.note(poll_id, error.rule)
+        raise
 
 
 async def remove_answer(
