@@ -271,17 +271,17 @@ def render(report: dict, args: argparse.Namespace) -> str:
             "",
             f"`python -m bench.wordcloud --viewers {args.viewers} --rate {args.rate} "
             f"--seconds {args.seconds} --distinct {args.distinct}`: one answer per user, "
-            "sent by wrk (`bench/words.lua`, 64 connections paced to the rate), over Zipf-like"
+            "sent by wrk (`bench/words.lua`) on a fixed schedule over 64 connections, over Zipf-like"
             " words, on one word cloud watched on the JSON stream.",
             "",
             "| | |",
             "| --- | --- |",
             *(f"| {name} | {value} |" for name, value in rows),
             "",
-            "Each connection pauses between its answers so that together they send the rate;"
-            " when the server answers more slowly than that, each waits for its reply (closed"
-            " loop), so the rate taken is what the server could do, and the update rate and"
-            " exactness checks hold at that rate.",
+            "Answer n is due n / rate seconds after the first, and goes then on a free"
+            " connection; when all 64 wait for replies it goes late, as soon as one is free, so"
+            " a server slower than the rate sets the pace (the rate taken), and the update-rate"
+            " and exactness checks hold at that rate.",
         ]
     )
 
