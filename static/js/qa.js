@@ -4,7 +4,8 @@
 // whose upvote toggles all say "not pressed". The voting block holds this viewer's own ids
 // (#qa-mine: the questions they upvoted and asked), re-rendered with each of their own
 // actions and never sent to anyone else; after every swap this marks the toggles from it:
-// aria-pressed, what a press asks for (up=0 withdraws), and no button on their own question.
+// aria-pressed, what a press asks for (up=0 withdraws), no upvote on their own question, and
+// the "Delete my question" form (hidden in the shared list) shown on their own questions.
 (function () {
   "use strict";
 
@@ -36,6 +37,10 @@
         var you = item.querySelector(".qa-you");
         if (you) you.hidden = !pressed;
       }
+    });
+    var deletes = document.querySelectorAll("#qa-questions form.qa-delete-form[data-question]");
+    Array.prototype.forEach.call(deletes, function (form) {
+      form.hidden = !asked[form.getAttribute("data-question")];
     });
   }
 

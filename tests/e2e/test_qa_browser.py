@@ -32,13 +32,17 @@ def toggle(page: Page, text: str) -> Locator:
     return question(page, text).locator("button.qa-upvote")
 
 
+def delete(page: Page, text: str) -> Locator:
+    return question(page, text).locator("button.qa-delete")
+
+
 async def ask(page: Page, text: str) -> None:
     await page.fill("#qa-text", text)
     await page.locator("#ask").click()
     await expect(question(page, text)).to_have_count(1)
 
 
-async def test_each_viewer_sees_their_own_upvotes_after_live_updates_and_sorts_now(
+async def test_each_viewer_sees_their_own_upvotes_and_questions_after_live_updates_and_sorts_now(
     live_server: Server, contexts: NewContext, problems: Problems
 ) -> None:
     async with asyncio.timeout(TEST_BUDGET):
@@ -84,6 +88,15 @@ async def test_each_viewer_sees_their_own_upvotes_after_live_updates_and_sorts_n
         await expect(cy.locator("#qa-questions .qa-question .qa-text")).to_have_text(
             ["First?", "Second?", "Third?", "Fourth?"]
         )
+        # Cy's list is now the shared fragment (Bea's upvote came live): her own question
+        # still offers "Delete my question", nobody else's does, and it works from there.
+        await expect(question(cy, "Fourth?").locator(".qa-count")).to_have_text("1 upvote")
+        await expect(delete(cy, "Fourth?")).to_be_visible()
+        await expect(delete(cy, "First?")).to_be_hidden()
+        await expect(delete(bea, "Fourth?")).to_be_hidden()
+        await delete(cy, "Fourth?").click()
+        await expect(question(bea, "Fourth?")).to_have_count(0)
+        await expect(question(cy, "Fourth?")).to_have_count(0)
         for page in phones:
             await assert_not_reloaded(page)
     if problems.entries:

@@ -174,6 +174,10 @@ async def test_the_live_stream_carries_each_question_and_upvote(app: Quart) -> N
         results = await next_html(ws, "results")
         item = results.get(f"qa-{qid}")
         assert "Live?" in item.text and "1 upvote" in item.text and "Anonymous" in item.text
+        # Shared by every viewer: the delete form is there on each question, hidden, for
+        # static/js/qa.js to show to the one who asked it (#qa-mine on their own page).
+        form = found(item.find("form", cls="qa-delete-form"))
+        assert form.attrs["data-question"] == str(qid) and "hidden" in form.attrs
 
 
 async def test_the_page_holds_only_your_own_ids_and_the_toggle_withdraws(app: Quart) -> None:
