@@ -62,6 +62,49 @@
     document.dispatchEvent(new CustomEvent(name, { detail: detail }));
   }
 
+  // A page may hold its updates while the reader's finger is on a list that they would
+  // move (static/js/qa.js sets data-live-hold on <html> from touchstart to touchend): the
+  // messages wait, in order, and go in on `livepolls:release`, or after HOLD_MS whatever.
+  // The root's data-live-held says how many wait.
+  var HOLD_MS = 4000;
+  var held = [];
+  var holdTimer = null;
+
+  function holding() {
+    return document.documentElement.hasAttribute("data-live-hold");
+  }
+
+  function apply(html) {
+    // Every element of the message carries hx-swap-oob: nothing is swapped at the target.
+    try {
+      window.htmx.swap(document.body, html, { swapStyle: "none", swapDelay: 0, settleDelay: 0 });
+    } finally {
+      emit("livepolls:message", {});
+    }
+  }
+
+  function hold(html) {
+    held.push(html);
+    root.setAttribute("data-live-held", String(held.length));
+    if (!holdTimer) {
+      holdTimer = setTimeout(function () {
+        document.documentElement.removeAttribute("data-live-hold");
+        release();
+      }, HOLD_MS);
+    }
+  }
+
+  function release() {
+    clearTimeout(holdTimer);
+    holdTimer = null;
+    var waiting = held;
+    held = [];
+    root.removeAttribute("data-live-held");
+    waiting.forEach(apply);
+  }
+
+  document.addEventListener("livepolls:release", release);
+
   function show(next) {
     clearTimeout(showTimer);
     showTimer = null;
@@ -128,14 +171,12 @@
       heardAt = Date.now();
       failures = 0;
       try {
-        // Every element of the message carries hx-swap-oob: nothing is swapped at the target.
-        window.htmx.swap(document.body, String(event.data), {
-          swapStyle: "none", swapDelay: 0, settleDelay: 0
-        });
+        // Behind held messages a new one waits too, so that they go in in order.
+        if (holding() || held.length) hold(String(event.data));
+        else apply(String(event.data));
       } finally {
         arm(silenceMs());
         if (state !== "live") setState("live");
-        emit("livepolls:message", {});
       }
     };
     ws.onclose = function (event) {

@@ -44,6 +44,36 @@
     });
   }
 
+  // While a finger is down on the list, live updates wait (static/js/live.js holds them),
+  // so the question under it does not move; they go in once it lifts, after the tap's own
+  // click has gone to the button it was on.
+  var html = document.documentElement;
+
+  function hold(event) {
+    var target = event.target;
+    if (target && target.closest && target.closest("#qa-questions")) {
+      html.setAttribute("data-live-hold", "");
+    }
+  }
+
+  function release() {
+    if (!html.hasAttribute("data-live-hold")) return;
+    html.removeAttribute("data-live-hold");
+    setTimeout(function () {
+      document.dispatchEvent(new CustomEvent("livepolls:release"));
+    }, 0);
+  }
+
+  document.addEventListener("touchstart", hold, { passive: true });
+  document.addEventListener("touchend", release);
+  document.addEventListener("touchcancel", release);
+  document.addEventListener("pointerdown", function (event) {
+    if (event.pointerType === "mouse") hold(event);
+  });
+  document.addEventListener("pointerup", function (event) {
+    if (event.pointerType === "mouse") release();
+  });
+
   document.addEventListener("DOMContentLoaded", mark);
   document.addEventListener("livepolls:message", mark);
   document.addEventListener("htmx:afterSettle", mark);
