@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -321,8 +322,11 @@ def test_progress_is_one_updating_line_on_a_terminal_and_plain_lines_otherwise()
     assert written == ["\r\x1b[2K1 s", "\r\x1b[2K2 s", "\n", "cleaning up\n"]
     written.clear()
     piped = Phase(written.append, tty=False)
-    piped.tick("1 s", every=3600)
-    piped.tick("2 s", every=3600)  # within the period: not repeated
+    # A period longer than the monotonic clock has run (the machine's uptime): the first
+    # line is still written at once, and the next one waits for the period.
+    period = time.monotonic() + 3600
+    piped.tick("1 s", every=period)
+    piped.tick("2 s", every=period)  # within the period: not repeated
     piped.done("done")
     assert written == ["1 s\n", "done\n"]
     Phase(None, tty=True).tick("quiet")  # --quiet writes nothing (and does not fail)

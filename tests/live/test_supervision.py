@@ -18,10 +18,18 @@ from tests.live.servers import listeners, running_server, wait_listening
 DEADLINE = 30.0
 
 
+def tasks(pid: int) -> list[Path]:
+    """The threads of a process, from /proc (Linux); none once it has exited."""
+    try:
+        return list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # exited (and reaped) between a check of it and this read
+        return []
+
+
 def children(pid: int) -> set[int]:
     """The worker processes of a parent, from /proc (Linux)."""
     found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for task in tasks(pid):
         with contextlib.suppress(OSError):
             found |= {int(child) for child in (task / "children").read_text().split()}
     return {child for child in found if _is_worker(child)}
@@ -30,7 +38,7 @@ def children(pid: int) -> set[int]:
 def processes(pid: int) -> dict[int, str]:
     """Every child of the parent with its command line (for failure messages)."""
     found: dict[int, str] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for task in tasks(pid):
         with contextlib.suppress(OSError):
             for child in (task / "children").read_text().split():
                 with contextlib.suppress(OSError):

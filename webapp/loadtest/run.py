@@ -189,7 +189,7 @@ class Phase:
     def __init__(self, write: Callable[[str], object] | None, tty: bool) -> None:
         self._write = write
         self._tty = tty
-        self._last = 0.0
+        self._last: float | None = None  # when a plain line was last written
         self._open = False
 
     def say(self, text: str) -> None:
@@ -204,7 +204,7 @@ class Phase:
         if self._tty:
             self._write("\r\x1b[2K" + text)
             self._open = True
-        elif time.monotonic() - self._last >= every:
+        elif self._last is None or time.monotonic() - self._last >= every:
             self._last = time.monotonic()
             self._write(text + "\n")
 
