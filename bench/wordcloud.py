@@ -1,4 +1,5 @@
-"""Word-cloud burst: answers at a set rate on one word cloud watched by many viewers; updates coalesce to the live interval, every viewer must end exact.
+"""Word-cloud burst: answers at a set rate on one word cloud watched by many viewers;
+updates coalesce to the live interval, every viewer must end exact.
 
 Standalone (not in bench/run.py): `python -m bench.wordcloud [--viewers 1000 --rate 500
 --seconds 4] [--write-report]`; with --write-report its section is kept in
@@ -271,8 +272,8 @@ def render(report: dict, args: argparse.Namespace) -> str:
             "",
             f"`python -m bench.wordcloud --viewers {args.viewers} --rate {args.rate} "
             f"--seconds {args.seconds} --distinct {args.distinct}`: one answer per user, "
-            "sent by wrk (`bench/words.lua`) on a fixed schedule over 64 connections, over Zipf-like"
-            " words, on one word cloud watched on the JSON stream.",
+            "sent by wrk (`bench/words.lua`) on a fixed schedule over 64 connections, over"
+            " Zipf-like words, on one word cloud watched on the JSON stream.",
             "",
             "| | |",
             "| --- | --- |",

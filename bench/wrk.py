@@ -37,7 +37,8 @@ def wrk_until(script: str, url: str, connections: int, args: list[str], limit_s:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{limit_s}s", "--timeout", "30s"]
     command += ["-s", str(BENCH / script), url, "--", *args]
     started = time.monotonic()
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, stdout=pipe, stderr=pipe, text=True) as run:
         assert run.stdout is not None
         answered = None
         for line in run.stdout:
