@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
@@ -83,3 +86,47 @@ def _settle(
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
+
+
+# A batch's transaction: each request's outcome, in order, and the key's seq after the last
+# change (None: nothing changed); it raises when the database refuses one of its writes.
+Together = Callable[[K, list[R]], Awaitable[tuple[list[T | BaseException], int | None]]]
+
+
+async def together_or_alone(
+    key: K,
+    batch: list[R],
+    together: Together[K, R, T],
+    *,
+    undo: Callable[[R], None],
+    written: Callable[[int], None],
+    changed: Callable[[K, int], None],
+) -> list[T | BaseException]:
+    """Run the batch in one transaction (`together`); when the database refuses one of its
+    writes (a guest ballot raced by another process, a person gone meanwhile), the batch is
+    undone and each request goes alone, its own error its outcome. `undo` forgets a
+    request's part in the undone transaction (its idempotency claim), `written` is told the
+    size of each transaction that committed, `changed` the new seq of each."""
+    if len(batch) > 1:
+        try:
+            outcomes, seq = await together(key, batch)
+        except Exception:
+            log.info("a batch of %s for %s went one by one", len(batch), key)
+        else:
+            written(len(batch))
+            if seq is not None:
+                changed(key, seq)
+            return outcomes
+    alone: list[T | BaseException] = []
+    for request in batch:
+        undo(request)
+        try:
+            outcomes, seq = await together(key, [request])
+        except Exception as exc:
+            alone.append(exc)
+            continue
+        written(1)
+        if seq is not None:
+            changed(key, seq)
+        alone.append(outcomes[0])
+    return alone

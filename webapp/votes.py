@@ -12,7 +12,6 @@ then computes the new counts from them instead of reading them again.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,7 +34,7 @@ from webapp.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from webapp.groupcommit import GroupCommit
+from webapp.groupcommit import GroupCommit, together_or_alone
 from webapp.polls import POLL_NAMES, load_row, poll_row
 from webapp.results import (
     OPTION_COLUMNS,
@@ -49,8 +48,6 @@ from webapp.results import (
     visible_to,
 )
 from webapp.tables import Ballot, BallotKind, EventMode, Kind, Poll, PollOption, Vote, Voting
-
-log = logging.getLogger(__name__)
 
 _POLL = ", ".join(f"p.{name}" for name in POLL_NAMES)
 # A row per option and voter who chose it (one with chooser null when none of these voters
@@ -367,30 +364,19 @@ async def _cast_batch(poll_id: int, casts: list[Cast]) -> list[Outcome | BaseExc
     of the voters' choices, each vote's writes, one commit; each vote answered as if it had
     gone alone, in order. A write the database refuses (a guest ballot raced by another
     process, a guest pruned meanwhile) undoes the batch, and every vote then goes alone."""
-    if len(casts) > 1:
-        try:
-            outcomes, seq = await _cast_together(poll_id, casts)
-        except Exception:
-            log.info("a batch of %s votes for poll %s went one by one", len(casts), poll_id)
-        else:
-            metrics.VOTE_BATCH.observe(len(casts))
-            if seq is not None:
-                notices.poll_changed(poll_id, seq)
-            return outcomes
-    outcomes = []
-    for cast in casts:
-        outcomes.append(await _cast_alone(poll_id, cast))
-        metrics.VOTE_BATCH.observe(1)
-    return outcomes
+    return await together_or_alone(
+        poll_id,
+        casts,
+        _cast_together,
+        undo=_undo,
+        written=metrics.VOTE_BATCH.observe,
+        changed=notices.poll_changed,
+    )
 
 
-async def _cast_alone(poll_id: int, cast: Cast) -> Outcome | BaseException:
+def _undo(cast: Cast) -> None:
     if cast.claim is not None:
         cast.claim.reset()  # from a batch that was undone
-    try:
-        return await _cast_vote(cast.voter, poll_id, cast.option_id, cast.window_s, cast.claim)
-    except Exception as exc:
-        return exc
 
 
 _batches: GroupCommit[int, Cast, Outcome] = GroupCommit(_cast_batch)
@@ -479,19 +465,6 @@ async def _write(poll_id: int, locked: Locked, cast: Cast, first: bool) -> int:
     assert locked.counts.seq == seq, "the poll's lock keeps its counts ours until commit"
     locked.mine[user_id] = [*(mine if multiple else []), option_id]
     return seq
-
-
-async def _cast_vote(
-    voter: Voter, poll_id: int, option_id: int, window_s: int, claim: idempotency.Claim | None
-) -> Outcome:
-    """One vote alone (a batch of one)."""
-    outcomes, seq = await _cast_together(poll_id, [Cast(voter, option_id, window_s, claim)])
-    if seq is not None:
-        notices.poll_changed(poll_id, seq)
-    outcome = outcomes[0]
-    if isinstance(outcome, BaseException):
-        raise outcome
-    return outcome
 
 
 @shielded

@@ -13,7 +13,6 @@ guest ballot raced by another process) undoes the batch, and each answer then go
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from webapp.db import (
     write_transaction,
 )
 from webapp.errors import Conflict, DomainError, Unauthorized
-from webapp.groupcommit import GroupCommit
+from webapp.groupcommit import GroupCommit, together_or_alone
 from webapp.kinds.word_cloud import current_layout, detail_of
 from webapp.questions.answers import Answer
 from webapp.responses import RESPOND_SQL, Change, Keyed, locked_of
@@ -44,8 +43,6 @@ from webapp.votes import (
     check_guest,
     check_open,
 )
-
-log = logging.getLogger(__name__)
 
 _IN = ", ".join  # placeholders for an IN list: _IN("{}" for _ in ids)
 BALLOTS_SQL = 'SELECT "user" FROM ballot WHERE poll = {{}} AND "user" IN ({users})'
@@ -80,31 +77,20 @@ async def give(
     return await _batches.submit(poll_id, Given(voter, answer, window_s, keyed))
 
 
+def _undo(given: Given) -> None:
+    if given.keyed is not None:
+        given.keyed.claim.reset()  # from a batch that was undone
+
+
 async def _give_batch(poll_id: int, batch: list[Given]) -> list[Change | BaseException]:
-    if len(batch) > 1:
-        try:
-            outcomes, seq = await _together(poll_id, batch)
-        except Exception:
-            log.info("a batch of %s answers for poll %s went one by one", len(batch), poll_id)
-        else:
-            metrics.ANSWER_BATCH.observe(len(batch))
-            if seq is not None:
-                notices.poll_changed(poll_id, seq)
-            return outcomes
-    alone: list[Change | BaseException] = []
-    for given in batch:
-        if given.keyed is not None:
-            given.keyed.claim.reset()  # from a batch that was undone
-        try:
-            outcomes, seq = await _together(poll_id, [given])
-        except Exception as exc:
-            alone.append(exc)
-            continue
-        metrics.ANSWER_BATCH.observe(1)
-        if seq is not None:
-            notices.poll_changed(poll_id, seq)
-        alone.append(outcomes[0])
-    return alone
+    return await together_or_alone(
+        poll_id,
+        batch,
+        _together,
+        undo=_undo,
+        written=metrics.ANSWER_BATCH.observe,
+        changed=notices.poll_changed,
+    )
 
 
 _batches: GroupCommit[int, Given, Change] = GroupCommit(_give_batch)
