@@ -1,35 +1,53 @@
 """Word-cloud answers for one poll that arrive while its answers are being written go in one
 transaction (webapp/responses/word_batches.py), each person still getting their own answer,
 the counts exact and identical words one row (PostgreSQL: the test holds the poll's row
-lock from a connection of its own, so that the batch forms for certain); and, against a
-real two-worker server, a burst of answers counted exactly."""
+lock from a connection of its own, on SQLite the process's one writer, so that the batch
+forms for certain); and, against a real two-worker PostgreSQL server, a burst of answers
+counted exactly."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
+from quart import Quart
 
-from tests.conftest import DB_URL, MakeMember, Member, postgres_only
+from tests.conftest import DB_KIND, DB_URL, MakeMember, Member, postgres_only
 from tests.helpers import until
 from tests.kinds.helpers import make_kind_poll, results
 from tests.kinds.test_idempotency_kinds import HEADER, REPLAYED, word
 from tests.kinds.test_word_cloud import answer_rows, count_rows, counts, send
 from tests.live.servers import running_server, wait_listening
 from tests.live.test_idempotency_servers import account, fresh_connections
+from tests.pages.helpers import Browser, api_poll, api_token, signed_up
+from tests.test_integrity_report import report_until
 from tests.test_vote_batches import poll_locked
-from webapp import metrics
+from webapp import db, metrics
 from webapp.responses import word_batches
-from webapp.tables import AuthToken, User
+from webapp.tables import AuthToken, Ballot, User
 
 if TYPE_CHECKING:
     from quart.typing import TestClientProtocol
     from quart.wrappers import Response
 
-pytestmark = postgres_only
+
+@contextlib.asynccontextmanager
+async def writes_held(poll_id: int) -> AsyncIterator[asyncpg.Connection | None]:
+    """The poll's writes held until the block ends, as another batch's would hold them: on
+    PostgreSQL its row locked from a connection of the test's own (yielded; what it changes
+    commits as the block ends), on SQLite the process's one writer taken (None)."""
+    if DB_KIND == "postgres":
+        async with poll_locked(poll_id) as holder:
+            yield holder
+    else:
+        async with db._sqlite_writer:
+            yield None
+
 
 Sent = tuple[Member, str]
 
@@ -52,7 +70,7 @@ async def in_one_batch(
 ) -> list[Response]:
     """`first` taken alone while the poll is locked elsewhere, then `rest` queued behind it
     one by one (so their order is known): they go in together once the lock is let go."""
-    async with poll_locked(poll_id) as conn:
+    async with writes_held(poll_id) as conn:
         leader = asyncio.create_task(send(client, first[0], poll_id, first[1]))
         await until(lambda: taken(poll_id), "the first answer is taken")
         tasks = []
@@ -108,6 +126,7 @@ async def test_answers_waiting_for_a_poll_go_in_one_batch_each_with_its_own_answ
     assert (count - before[0], total - before[1]) == (2, 7)  # [carl], then the six
 
 
+@postgres_only
 async def test_a_write_the_database_refuses_undoes_the_batch_and_each_answer_goes_alone(
     client: TestClientProtocol, make_member: MakeMember
 ) -> None:
@@ -134,6 +153,7 @@ async def test_a_write_the_database_refuses_undoes_the_batch_and_each_answer_goe
     assert len(await answer_rows(poll["id"])) == 3
 
 
+@postgres_only
 async def test_a_poll_closed_while_its_answers_wait_refuses_the_whole_batch(
     client: TestClientProtocol, make_member: MakeMember
 ) -> None:
@@ -171,7 +191,7 @@ async def test_keyed_answers_in_a_batch_are_stored_with_their_keys_and_replayed(
     pid = poll["id"]
     once = await word(client, bob, pid, "tea", "k-bob")
     assert once.status_code == 201
-    async with poll_locked(pid):
+    async with writes_held(pid):
         leader = asyncio.create_task(send(client, carl, pid, "coffee"))
         await until(lambda: taken(pid), "the first answer is taken")
         new = asyncio.create_task(word(client, dan, pid, "tea", "k-dan"))
@@ -195,6 +215,7 @@ async def test_keyed_answers_in_a_batch_are_stored_with_their_keys_and_replayed(
     assert reused.status_code == 422 and HEADER in str(await reused.get_json())
 
 
+@postgres_only
 async def test_a_burst_of_answers_on_both_workers_of_a_real_server_is_counted_exactly() -> None:
     """Real `serve` workers, fresh connections: each worker batches its own answers, and the
     poll's row lock orders the two workers' batches; every answer acknowledged is one row,
@@ -237,3 +258,39 @@ async def test_a_burst_of_answers_on_both_workers_of_a_real_server_is_counted_ex
         ("water", 30),
     ]
     assert (answered, voters) == (90, 30)
+
+
+async def test_guests_in_one_batch_meet_the_network_cap_and_the_report_as_if_alone(
+    app: Quart,
+) -> None:
+    """Three guests from one network, cap 2, their first answers in one batch: the third is
+    refused (429) as it would be alone, because the batch's own new ballots count; and the
+    refusal is in the poll's integrity report."""
+    await signed_up(app, "owner")
+    token = await api_token(app, "owner@example.org")
+    poll = await api_poll(
+        app, token, kind="word_cloud", options=None, voting="guests", guest_network_cap=2
+    )
+    pid = poll["id"]
+    guests = [Browser(app, address="203.0.113.9") for _ in range(3)]
+    for n, guest in enumerate(guests):
+        await guest.join_as_guest(f"Guest {n}", pid)
+
+    async def give(guest: Browser, text: str) -> int:
+        return (await guest.post(f"/polls/{pid}/words", {"answer": text})).status
+
+    async with writes_held(pid):
+        first = asyncio.create_task(give(guests[0], "tea"))
+        await until(lambda: taken(pid), "the first answer is taken")
+        rest = []
+        for i, guest in enumerate(guests[1:], 1):
+            rest.append(asyncio.create_task(give(guest, "tea")))
+            await until(lambda i=i: word_batches._batches.waiting(pid) == i, "it waits")
+    statuses = [await first, *[await task for task in rest]]
+
+    assert statuses == [303, 303, 429]
+    assert [(r["answer_key"], r["count"]) for r in await count_rows(pid)] == [("tea", 2)]
+    ballots = await Ballot.count().where(Ballot.poll == pid)
+    assert ballots == 2 == (await results(app.test_client(), pid))["voters"]
+    report = await report_until(app, pid, token, refused_total=1)
+    assert report["refused"]["network"] == 1, report["refused"]

@@ -32,7 +32,7 @@ from webapp.kinds.word_cloud import current_layout, detail_of
 from webapp.questions.answers import Answer
 from webapp.responses import RESPOND_SQL, Change, Keyed, locked_of
 from webapp.results import audience_sees, present, tally_of, visible_to
-from webapp.tables import Kind, Poll
+from webapp.tables import BallotKind, Kind, Poll
 from webapp.votes import (
     FINISH_SQL,
     LOCK_SQL,
@@ -105,6 +105,7 @@ class _Batch:
     mine: dict[int, dict[int, str]]  # person -> slot -> answer key
     answers: list[tuple[int, int, Answer]]  # (person, slot, answer) to write
     opened: list[Voter]  # the people whose first answer this is
+    stored: int = 0  # how many of `opened` have their ballot written already
 
 
 @shielded
@@ -188,6 +189,10 @@ async def _decide(poll_id: int, state: _Batch, given: Given) -> Change:
         )
     first = voter.user_id not in state.ballots
     if first:
+        if voter.kind == BallotKind.guest:
+            # The guest checks count the poll's ballots by device and network: the ones this
+            # batch opened so far must be there for them to count, as when going alone.
+            await _store_ballots(poll_id, state)
         await check_guest(poll_id, poll, voter, given.window_s)
         state.ballots.add(voter.user_id)
         state.opened.append(voter)
@@ -216,14 +221,20 @@ async def _write_rows(poll_id: int, state: _Batch) -> int:
     texts = {a.key: a.text for _, _, a in reversed(state.answers)}  # each word's first text
     counts = [(poll_id, key, texts[key], n) for key, n in per_word.items()]
     await Poll.raw(COUNT_SQL.format(rows=_rows(counts)), *_flat(counts))
-    if state.opened:
-        now = datetime.now(UTC)
-        ballots = [
-            (poll_id, v.user_id, v.kind.value, v.device, v.network, now) for v in state.opened
-        ]
-        await Poll.raw(BALLOT_SQL.format(rows=_rows(ballots)), *_flat(ballots))
+    await _store_ballots(poll_id, state)
     finished = await Poll.raw(FINISH_SQL, len(state.opened), poll_id)
     return int(finished[0]["seq"])
+
+
+async def _store_ballots(poll_id: int, state: _Batch) -> None:
+    """Write the ballots the batch has opened and not written yet."""
+    new = state.opened[state.stored :]
+    if not new:
+        return
+    now = datetime.now(UTC)
+    ballots = [(poll_id, v.user_id, v.kind.value, v.device, v.network, now) for v in new]
+    await Poll.raw(BALLOT_SQL.format(rows=_rows(ballots)), *_flat(ballots))
+    state.stored = len(state.opened)
 
 
 def _rows(rows: list[tuple[Any, ...]]) -> str:
