@@ -66,7 +66,11 @@ LOCKED_SQL = (
 # SQLite's IMMEDIATE transaction already holds the write lock; PostgreSQL locks the poll's row
 # first, in a statement of its own: a statement that waited for a row lock still reads the
 # other tables as they were when it started, so a vote committed meanwhile would be missed.
-LOCK_SQL = "SELECT id FROM poll WHERE id = {} FOR UPDATE"
+# FOR NO KEY UPDATE: it serialises the poll's writers (and a delete, which takes FOR UPDATE)
+# as FOR UPDATE does, but not another transaction's foreign-key check on the poll (a row
+# that references it, such as a reader storing a poll's first word-cloud layout outside
+# any transaction), which would otherwise wait for the batch, and could deadlock with it.
+LOCK_SQL = "SELECT id FROM poll WHERE id = {} FOR NO KEY UPDATE"
 INSERT_SQL = (
     'INSERT INTO vote ("user", "option", poll, single_choice, created_at)'
     " VALUES ({}, {}, {}, {}, {})"

@@ -30,6 +30,7 @@ from tests.test_vote_batches import poll_locked
 from webapp import db, metrics
 from webapp.responses import word_batches
 from webapp.tables import AuthToken, Ballot, User
+from webapp.votes import LOCK_SQL
 
 if TYPE_CHECKING:
     from quart.typing import TestClientProtocol
@@ -294,3 +295,28 @@ async def test_guests_in_one_batch_meet_the_network_cap_and_the_report_as_if_alo
     assert ballots == 2 == (await results(app.test_client(), pid))["voters"]
     report = await report_until(app, pid, token, refused_total=1)
     assert report["refused"]["network"] == 1, report["refused"]
+
+
+@postgres_only
+async def test_the_polls_write_lock_lets_a_reader_store_its_first_layout(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    """A batch holds the poll's lock (votes.LOCK_SQL) while it stores its layout; a reader
+    outside any transaction storing the poll's first layout (a row that references the poll)
+    must not wait for it, or the two would deadlock on PostgreSQL."""
+    ann = await make_member()
+    poll = await make_kind_poll(client, ann, "word_cloud")
+    holder, reader = await asyncpg.connect(DB_URL), await asyncpg.connect(DB_URL)
+    try:
+        await reader.execute("DELETE FROM question_view WHERE poll = $1", poll["id"])
+        async with holder.transaction():
+            await holder.execute(LOCK_SQL.replace("{}", "$1"), poll["id"])
+            await reader.execute("SET lock_timeout = '20s'")  # a deadline, never reached
+            stored = await reader.fetchval(
+                "INSERT INTO question_view (poll, seq, view) VALUES ($1, 0, '{}') RETURNING seq",
+                poll["id"],
+            )
+    finally:
+        await holder.close()
+        await reader.close()
+    assert stored == 0
