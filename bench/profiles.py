@@ -142,7 +142,7 @@ READING = """\
 What the code does on these paths, which the profiles above weigh:
 
 - **A vote** (`POST /api/v1/polls/{id}/votes`) looks up the token (one statement), then runs
-  a transaction: lock the poll's row (`SELECT ... FOR UPDATE`, PostgreSQL only: SQLite's
+  a transaction: lock the poll's row (`SELECT ... FOR NO KEY UPDATE`, PostgreSQL only: SQLite's
   IMMEDIATE transaction holds the write lock), read the poll, its counts and the voter's
   choices in one statement, then store the vote, count it and bump the poll's `seq` in one
   statement (a data-modifying `WITH` on PostgreSQL; three statements on SQLite), commit. The
