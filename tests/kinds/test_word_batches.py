@@ -21,7 +21,7 @@ from tests.conftest import DB_KIND, DB_URL, MakeMember, Member, postgres_only
 from tests.helpers import until
 from tests.kinds.helpers import make_kind_poll, results
 from tests.kinds.test_idempotency_kinds import HEADER, REPLAYED, word
-from tests.kinds.test_word_cloud import answer_rows, count_rows, counts, send
+from tests.kinds.test_word_cloud import answer_rows, count_rows, counts, hide, send
 from tests.live.servers import running_server, wait_listening
 from tests.live.test_idempotency_servers import account, fresh_connections
 from tests.pages.helpers import Browser, api_poll, api_token, signed_up
@@ -125,6 +125,31 @@ async def test_answers_waiting_for_a_poll_go_in_one_batch_each_with_its_own_answ
     assert "your 2 answers" in bodies[-1]["detail"]
     count, total = batches()
     assert (count - before[0], total - before[1]) == (2, 7)  # [carl], then the six
+
+
+async def test_each_answer_of_a_batch_shows_what_its_sender_may_see_and_hidden_stays_hidden(
+    client: TestClientProtocol, make_member: MakeMember
+) -> None:
+    ann, bob, carl = [await make_member() for _ in range(3)]
+    poll = await make_kind_poll(client, ann, "word_cloud")
+    pid = poll["id"]
+    assert (await send(client, bob, pid, "tea")).status_code == 201
+    assert (await hide(client, ann, pid, "tea")).status_code == 200
+    hidden = await client.patch(
+        f"/api/v1/polls/{pid}", json={"results_hidden": True}, headers=ann.auth
+    )
+    assert hidden.status_code == 200
+    answers = await in_one_batch(client, pid, (carl, "Tea"), [(bob, "coffee"), (ann, "milk")])
+
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    carl_sees, bob_sees, ann_sees = [await a.get_json() for a in answers]
+    for other in (carl_sees, bob_sees):  # the results are hidden from all but the owner
+        assert other["visible"] is False and other["detail"] is None
+    # The owner sees the batch's cloud, without the word she hid, which it still counts.
+    assert ann_sees["visible"] is True and counts(ann_sees) == {"coffee": 1, "milk": 1}
+    assert ann_sees["seq"] == bob_sees["seq"] > carl_sees["seq"]  # [carl], then the two
+    rows = {r["answer_key"]: (r["count"], r["hidden"]) for r in await count_rows(pid)}
+    assert rows == {"tea": (2, True), "coffee": (1, False), "milk": (1, False)}
 
 
 @postgres_only
