@@ -64,8 +64,9 @@
 
   // A page may hold its updates while the reader's finger is on a list that they would
   // move (static/js/qa.js sets data-live-hold on <html> from touchstart to touchend): the
-  // messages wait, in order, and go in on `livepolls:release`, or after HOLD_MS whatever.
-  // The root's data-live-held says how many wait.
+  // messages wait, in order, and go in on `livepolls:release`, or after HOLD_MS whatever
+  // (the root's data-live-hold-ms, if set, instead). The root's data-live-held says how
+  // many wait.
   var HOLD_MS = 4000;
   var held = [];
   var holdTimer = null;
@@ -90,7 +91,7 @@
       holdTimer = setTimeout(function () {
         document.documentElement.removeAttribute("data-live-hold");
         release();
-      }, HOLD_MS);
+      }, Number(root.getAttribute("data-live-hold-ms")) || HOLD_MS);
     }
   }
 
