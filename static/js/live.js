@@ -101,7 +101,14 @@
     var waiting = held;
     held = [];
     root.removeAttribute("data-live-held");
-    waiting.forEach(apply);
+    waiting.forEach(function (html) {
+      try {
+        apply(html);
+      } catch (error) {
+        // One message that cannot be swapped in must not take the others with it.
+        if (window.console) window.console.error(error);
+      }
+    });
   }
 
   document.addEventListener("livepolls:release", release);

@@ -45,18 +45,30 @@
   }
 
   // While a finger is down on the list, live updates wait (static/js/live.js holds them),
-  // so the question under it does not move; they go in once it lifts, after the tap's own
-  // click has gone to the button it was on.
+  // so the question under it does not move; they go in once it lifts and the tap's own click
+  // has gone to the button it was on (a phone sends that click after touchend, as an event
+  // of its own: up to CLICK_MS later; none comes after a scroll or a long press).
   var html = document.documentElement;
+  var CLICK_MS = 400;
+  var lifting = null; // the timer of a release waiting for the tap's click
 
   function hold(event) {
     var target = event.target;
-    if (target && target.closest && target.closest("#qa-questions")) {
-      html.setAttribute("data-live-hold", "");
+    if (!target || !target.closest || !target.closest("#qa-questions")) return;
+    clearTimeout(lifting);
+    lifting = null;
+    html.setAttribute("data-live-hold", "");
+    // On the element too: if the list is swapped under the finger (the viewer's own action
+    // answered), the events that end the touch no longer reach the document.
+    if (event.type === "touchstart") {
+      target.addEventListener("touchend", lifted, { once: true });
+      target.addEventListener("touchcancel", lifted, { once: true });
     }
   }
 
   function release() {
+    clearTimeout(lifting);
+    lifting = null;
     if (!html.hasAttribute("data-live-hold")) return;
     html.removeAttribute("data-live-hold");
     setTimeout(function () {
@@ -64,15 +76,28 @@
     }, 0);
   }
 
+  function lifted(event) {
+    if (event.touches && event.touches.length) return; // another finger is still down
+    if (!html.hasAttribute("data-live-hold") || lifting) return;
+    lifting = setTimeout(release, CLICK_MS);
+  }
+
   document.addEventListener("touchstart", hold, { passive: true });
-  document.addEventListener("touchend", release);
-  document.addEventListener("touchcancel", release);
+  document.addEventListener("touchend", lifted);
+  document.addEventListener("touchcancel", lifted);
+  // The click a tap or a press makes: its own handlers run first (htmx posts the vote),
+  // then the held updates go in.
+  document.addEventListener("click", function () {
+    if (html.hasAttribute("data-live-hold")) release();
+  }, true);
   document.addEventListener("pointerdown", function (event) {
-    if (event.pointerType === "mouse") hold(event);
+    if (event.pointerType === "mouse" && event.button === 0) hold(event);
   });
-  document.addEventListener("pointerup", function (event) {
-    if (event.pointerType === "mouse") release();
-  });
+  function mouseUp(event) {
+    if (event.pointerType === "mouse") release(); // up, or cancelled (dragging a selection)
+  }
+  document.addEventListener("pointerup", mouseUp);
+  document.addEventListener("pointercancel", mouseUp);
 
   document.addEventListener("DOMContentLoaded", mark);
   document.addEventListener("livepolls:message", mark);
