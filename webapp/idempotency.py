@@ -303,6 +303,16 @@ async def take(claim: Claim | None) -> None:
         await claim.take()
 
 
+async def take_or_answer(claim: Claim | None) -> BaseException | None:
+    """`take` for one request of a batch: None, or what answers the request instead (its
+    key's replay, or the key's refusal), for the batch to pass on as its outcome."""
+    try:
+        await take(claim)
+    except (DomainError, Replay) as answered:
+        return answered
+    return None
+
+
 async def settle(claim: Claim | None, results: Results | None, changed: bool) -> None:
     """`claim.settle(...)`, for the vote functions, which may have no claim."""
     if claim is not None:

@@ -12,8 +12,10 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 
 from webapp.db import write_transaction
+from webapp.errors import DomainError
 from webapp.tables import Refusal
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,18 @@ UPSERT_SQL = (
 )
 
 _pending: Counter[tuple[int, str, int]] = Counter()
+
+
+@contextlib.contextmanager
+def counted(poll_id: int) -> Iterator[None]:
+    """A refusal by one of the poll's integrity rules (an error with a `rule`) raised in the
+    block is counted for the poll's report, and raised on."""
+    try:
+        yield
+    except DomainError as error:
+        if error.rule is not None:
+            note(poll_id, error.rule)
+        raise
 
 
 def note(poll_id: int, rule: str) -> None:

@@ -355,12 +355,8 @@ async def cast_vote(
     """
     if isinstance(voter, int):
         voter = Voter(voter)
-    try:
+    with refusals.counted(poll_id):
         return await _batches.submit(poll_id, Cast(voter, option_id, network_window_s, claim))
-    except DomainError as error:
-        if error.rule is not None:
-            refusals.note(poll_id, error.rule)
-        raise
 
 
 async def _cast_batch(poll_id: int, casts: list[Cast]) -> list[Outcome | BaseException]:
@@ -448,13 +444,7 @@ async def _decide(poll_id: int, locked: Locked | None, cast: Cast) -> bool | Non
 
 
 async def _take(cast: Cast) -> BaseException | None:
-    """Take the vote's idempotency key: None, or what answers the vote instead (its replay,
-    or the key's refusal)."""
-    try:
-        await idempotency.take(cast.claim)
-    except (DomainError, idempotency.Replay) as answered:
-        return answered
-    return None
+    return await idempotency.take_or_answer(cast.claim)
 
 
 async def _write(poll_id: int, locked: Locked, cast: Cast, first: bool) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 
 from webapp import idempotency, notices, refusals
 from webapp.db import is_postgres, is_unique_violation, shielded, write_transaction
-from webapp.errors import DomainError, Forbidden, NotFound
+from webapp.errors import Forbidden, NotFound
 from webapp.idempotency import Claim, Outcome
 from webapp.polls import POLL_NAMES
 from webapp.results import Results, tally_of
@@ -111,12 +111,8 @@ async def respond(
     checks the kind itself); the change it made. A refusal by one of the poll's integrity
     rules is counted for its report, as a vote's is. With `keyed`, an outcome the key
     already has is raised as `idempotency.Replay` instead."""
-    try:
+    with refusals.counted(poll_id):
         change, seq = await _respond(voter, poll_id, kind, write, window_s, keyed)
-    except DomainError as error:
-        if error.rule is not None:
-            refusals.note(poll_id, error.rule)
-        raise
     if seq is not None:
         notices.poll_changed(poll_id, seq)
     return change

@@ -147,13 +147,7 @@ async def _together(
 
 
 async def _take(given: Given) -> BaseException | None:
-    """Take the answer's idempotency key: None, or what answers it instead (its replay, or
-    the key's refusal)."""
-    try:
-        await idempotency.take(given.keyed.claim if given.keyed else None)
-    except (DomainError, idempotency.Replay) as answered:
-        return answered
-    return None
+    return await idempotency.take_or_answer(given.keyed.claim if given.keyed else None)
 
 
 async def _read(poll_id: int, user_ids: list[int]) -> _Batch:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from webapp import refusals
-from webapp.errors import DomainError, Invalid, NotFound
+from webapp.errors import Invalid, NotFound
 from webapp.questions.answers import normalise_answer
 from webapp.responses import Change, Keyed, moderate, respond
 from webapp.responses.word_batches import give
@@ -42,12 +42,8 @@ async def add_answer(
     """Give an answer: a change (201) into the lowest free slot; your own repeat of a word
     changes nothing (200); 409 with every slot taken; 422 naming `answer`."""
     answer = normalise_answer(text, FIELD)
-    try:
+    with refusals.counted(poll_id):
         return await give(voter, poll_id, answer, window_s, keyed)
-    except DomainError as error:
-        if error.rule is not None:  # one of the poll's integrity rules: for its report
-            refusals.note(poll_id, error.rule)
-        raise
 
 
 async def remove_answer(
