@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 import h11
@@ -28,7 +29,7 @@ from tests.live.servers import running_server
 from tests.live.test_churn import first_results, served
 from tests.live.test_servers import PING, RawWebSocket, api_for
 from webapp import hypercorn_patches
-from webapp.live.routes import CLOSE_POLICY, INCOMING_BURST
+from webapp.live.routes import CLOSE_POLICY, INCOMING_BURST, Screen
 
 
 def test_another_hypercorn_is_not_patched(
@@ -83,7 +84,8 @@ def _connection_tasks() -> list[str]:
         "ASGIWebsocketConnection.handle_websocket",
         "ASGIWebsocketConnection.handle_messages",
         "_send_updates",
-        "_read_until_too_big",
+        "_read_until_refused",
+        "_send_relayed",
     )
     found = []
     for task in asyncio.all_tasks():
@@ -103,7 +105,7 @@ def _path(o: Any) -> str | None:
     return scope.get("path") if isinstance(scope, dict) else None
 
 
-async def test_an_idle_viewer_holds_two_tasks_fewer_and_no_deques_of_the_server(
+async def test_an_idle_viewer_holds_two_tasks_only_and_no_deques_of_the_server(
     app: Quart, make_member: MakeMember, make_poll: MakePoll
 ) -> None:
     poll = await make_poll(await make_member())
@@ -113,18 +115,20 @@ async def test_an_idle_viewer_holds_two_tasks_fewer_and_no_deques_of_the_server(
         async with connect(base + path, ping_interval=None) as ws:
             await first_results(ws)
             await until(lambda: hub.viewer_count(poll["id"]) == 1, "the viewer counted")
-            # Hypercorn's reading task, the app's task (the handler runs in it), the route's
-            # two: no task of Quart's waiting for messages, none of its own for the handler.
+            # Hypercorn's reading task and the app's task, which runs the handler, and the
+            # handler sends the updates: no task of Quart's waiting for messages, none of its
+            # own for the handler, none of the route's to send or to read.
             # (Waited for: the probe that found the server listening may still be closing.)
-            expected = ["_handle_websocket", "_read_until_too_big", "_send_updates"]
             await until(
-                lambda: _connection_tasks() == [*expected, "_server_callback"],
-                "no tasks but Hypercorn's reading one, the app's and the route's two",
+                lambda: _connection_tasks() == ["_handle_websocket", "_server_callback"],
+                "no tasks but Hypercorn's reading one and the app's",
             )
             stream = _only(WSStream, path)
             mailbox = stream.app_put.__self__
             assert isinstance(mailbox, hypercorn_patches.Mailbox)
             assert mailbox.consumer is not None, "events are handed over as they come"
+            delivery: Any = mailbox.consumer
+            assert isinstance(delivery.screen, Screen), "and screened as they come"
             connection = _only(hypercorn_patches.WebsocketConnection, path)
             protocol = stream.send.__self__  # H11Protocol, whose send is the TCPServer's
             server = protocol.send.__self__
@@ -145,7 +149,7 @@ async def test_an_idle_viewer_holds_two_tasks_fewer_and_no_deques_of_the_server(
             assert not isinstance(protocol.connection.h11_connection, h11.Connection)
             assert stream.scope["headers"] == ()
 
-            # The client's messages still reach the route: a flood is closed on.
+            # The client's messages still reach the route's screen: a flood is closed on.
             for n in range(INCOMING_BURST + 5):
                 await ws.send(json.dumps({"n": n}))
             with pytest.raises(ConnectionClosed) as closed:
@@ -215,3 +219,77 @@ async def test_without_the_patches_hypercorn_pings_the_viewers() -> None:
         finally:
             viewer.sock.close()
         assert "LIVEPOLLS_HYPERCORN_PATCHES=off" in server.log()
+
+
+async def _close_code(ws: Any) -> int | None:
+    """Read until the server closes; its close code."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), 10)
+    return closed.value.rcvd.code if closed.value.rcvd is not None else None
+
+
+async def test_an_event_s_stream_sends_from_its_handler_and_closes_on_a_flood(
+    app: Quart, client: Any, make_member: MakeMember
+) -> None:
+    """The event stream too: no task of the route's reads the client's messages, and the
+    screen still closes on a flood, with the event's follower ending with the handler."""
+    owner = await make_member()
+    response = await client.post("/api/v1/events", json={"title": "Talk"}, headers=owner.auth)
+    assert response.status_code == 201
+    event = await response.get_json()
+    async with served(app) as base:
+        async with connect(f"{base}/api/v1/events/{event['id']}/live", ping_interval=None) as ws:
+            while json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] != "event":
+                pass
+            await until(
+                lambda: (
+                    "_send_relayed" not in _connection_tasks()
+                    and "_read_until_refused" not in _connection_tasks()
+                    and "_handle_websocket" in _connection_tasks()
+                ),
+                "the handler sends the event's messages itself, and nothing reads",
+            )
+            for n in range(INCOMING_BURST + 5):
+                await ws.send(json.dumps({"n": n}))
+            assert await _close_code(ws) == CLOSE_POLICY
+        await until(lambda: _connection_tasks() == [], "the connection's tasks end")
+
+
+async def test_a_refusal_ends_the_stream_though_its_send_is_blocked(
+    app: Quart, make_member: MakeMember, make_poll: MakePoll, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no reader task, the screen itself must interrupt a sender waiting on something
+    else (here, forever): the refusal cancels the handler and closes with its code."""
+    poll = await make_poll(await make_member())
+    started = asyncio.Event()
+
+    async def stuck(*_args: Any) -> None:
+        started.set()
+        await asyncio.Future()  # never done
+
+    monkeypatch.setattr("webapp.live.routes._send_updates", stuck)
+    async with served(app) as base:
+        async with connect(f"{base}/api/v1/polls/{poll['id']}/live", ping_interval=None) as ws:
+            await asyncio.wait_for(started.wait(), 10)
+            for n in range(INCOMING_BURST + 5):
+                await ws.send(json.dumps({"n": n}))
+            assert await _close_code(ws) == CLOSE_POLICY
+        await until(lambda: _connection_tasks() == [], "the connection's tasks end")
+
+
+async def test_a_failing_stream_closes_with_1011_so_that_the_client_reconnects(
+    app: Quart, make_member: MakeMember, make_poll: MakePoll, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poll = await make_poll(await make_member())
+
+    async def failing(*_args: Any) -> AsyncIterator[tuple[str, str]]:
+        raise RuntimeError("the hub broke")
+        yield "results", ""  # an async generator, as Hub.subscribe is
+
+    monkeypatch.setattr(app.extensions["live"].hub, "subscribe", failing)
+    async with (
+        served(app) as base,
+        connect(f"{base}/api/v1/polls/{poll['id']}/live", ping_interval=None) as ws,
+    ):
+        assert await _close_code(ws) == 1011

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from quart import Quart
 from quart.testing.connections import WebsocketDisconnectError
 from quart.typing import TestClientProtocol as Client
 
@@ -205,13 +207,37 @@ async def test_a_flood_of_client_messages_closes_with_1008(
         assert await close_code(ws) == 1008
 
 
-def test_the_allowance_takes_a_burst_then_refills() -> None:
-    from webapp.live.routes import Allowance
+async def test_a_failing_stream_closes_with_1011_so_that_the_client_reconnects(
+    app: Quart,
+    client: Client,
+    make_member: MakeMember,
+    make_poll: MakePoll,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through Quart's own WebSocket handling (its test client), where a task reads."""
+    poll = await make_poll(await make_member())
 
-    allowance = Allowance(burst=3, per_second=1.0)
-    assert [allowance.take() for _ in range(4)] == [True, True, True, False]
-    allowance.at -= 2.0  # two seconds later, as far as the bucket knows
-    assert [allowance.take() for _ in range(3)] == [True, True, False]
+    async def failing(*_args: Any) -> AsyncIterator[tuple[str, str]]:
+        raise RuntimeError("the hub broke")
+        yield "results", ""  # an async generator, as Hub.subscribe is
+
+    monkeypatch.setattr(app.extensions["live"].hub, "subscribe", failing)
+    async with client.websocket(live(poll["id"])) as ws:
+        assert await close_code(ws) == 1011
+
+
+def test_the_screen_lets_a_burst_pass_then_refills_and_refuses_an_oversize_message() -> None:
+    from webapp.live.routes import CLOSE_POLICY, CLOSE_TOO_BIG, MAX_INCOMING, Screen
+
+    screen = Screen(burst=3, per_second=1.0)
+    flood = (CLOSE_POLICY, "too many messages")
+    assert [screen("m") for _ in range(4)] == [None, None, None, flood]
+    screen.at -= 2.0  # two seconds later, as far as the bucket knows
+    assert [screen(b"m") for _ in range(3)] == [None, None, flood]
+    screen.at -= 1.0
+    # Bytes, not characters: 513 two-byte characters are over 1,024.
+    assert screen("é" * (MAX_INCOMING // 2 + 1)) == (CLOSE_TOO_BIG, "message too big")
+    assert screen("é" * (MAX_INCOMING // 2)) is None
 
 
 async def test_with_allowed_origins_set_only_the_listed_origins_may_ride_on_the_cookie(

@@ -16,6 +16,7 @@ from quart.signals import websocket_received
 from quart.wrappers import Websocket
 
 from webapp.hypercorn_patches.lean import LeanQueue
+from webapp.live.routes import INCOMING_EXTENSION
 
 
 class Mailbox(LeanQueue):
@@ -67,25 +68,51 @@ async def _handle_websocket(app: Any, config: Any, scope: Any, receive: Any, sen
         await send(None)
 
 
+# A screen's verdict on one client message: None to let it be, or the close code and reason.
+Refusal = tuple[int, str] | None
+
+
 class _Delivery:
     """Hands a WebSocket's events to Quart as Hypercorn reads them, as Quart's own receiving
     task would: messages to the queue that `websocket.receive()` reads, and a disconnect
-    cancels the handler."""
+    cancels the handler.
 
-    __slots__ = ("queue", "task", "left")
+    A handler that reads nothing can say so (`screen_with`, found in the scope's extensions
+    at INCOMING_EXTENSION): each message then goes to its screen instead of the queue, and a
+    refusal ends the handler and closes the connection with the screen's code, so no task of
+    the handler's needs to wait for messages it would only discard."""
+
+    __slots__ = ("queue", "task", "ended", "screen", "refusal")
 
     def __init__(self, queue: asyncio.Queue[Any], task: asyncio.Task[Any]) -> None:
         self.queue = queue
         self.task: asyncio.Task[Any] | None = task
-        self.left = False
+        self.ended = False  # the client left, or a message was refused
+        self.screen: Callable[[str | bytes], Refusal] | None = None
+        self.refusal: Refusal = None
+
+    def screen_with(self, screen: Callable[[str | bytes], Refusal]) -> None:
+        self.screen = screen
 
     async def __call__(self, event: Any) -> None:
         if event["type"] == "websocket.receive":
+            if self.ended:
+                return
             message = event.get("bytes") or event["text"]
             await websocket_received.send_async(message)
-            self.queue.put_nowait(message)
-        elif event["type"] == "websocket.disconnect" and not self.left:
-            self.left = True
+            if self.screen is None:
+                self.queue.put_nowait(message)
+                return
+            refusal = self.screen(message)
+            if refusal is not None:
+                self.refusal = refusal
+                self._end()
+        elif event["type"] == "websocket.disconnect":
+            self._end()
+
+    def _end(self) -> None:
+        if not self.ended:
+            self.ended = True
             if self.task is not None:
                 self.task.cancel()
 
@@ -129,16 +156,23 @@ class WebsocketConnection(ASGIWebsocketConnection):
             await super().__call__(receive, send)
             return
         delivery = _Delivery(self.queue, task)
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
         try:
             while not mailbox.empty():  # what came before the handler started
                 await delivery(mailbox.get_nowait())
             mailbox.consumer = delivery
+            extensions[INCOMING_EXTENSION] = delivery
             await self.handle_websocket(self._create_websocket_from_scope(send), send)
         except asyncio.CancelledError:
-            # The client left (ours, and only ours): the handler's end, as with Quart's.
-            if not (delivery.left and task.uncancel() == 0):
+            # The client left or a message was refused (ours, and only ours): the handler's
+            # end, as with Quart's.
+            if not (delivery.ended and task.uncancel() == 0):
                 raise
+            if delivery.refusal is not None:
+                await self._close_connection(*delivery.refusal)
         finally:
-            # Nothing of the task left in this frame, which a CancelledError keeps.
+            # Nothing of the task left in this frame, which a CancelledError keeps, and no
+            # way back to it from the scope.
             mailbox.consumer = delivery.task = None
+            extensions.pop(INCOMING_EXTENSION, None)
             del task

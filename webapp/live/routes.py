@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -25,8 +26,10 @@ from webapp.polls import poll_row
 
 blueprint = Blueprint("live", __name__)
 
-# Where webapp/hypercorn_patches.py puts a connection's FrameSink in the ASGI scope.
+# Where webapp/hypercorn_patches/ puts a connection's FrameSink in the ASGI scope, and
+# what screens the client's messages as they arrive (quart_ws._Delivery).
 FRAMES_EXTENSION = "livepolls.frames"
+INCOMING_EXTENSION = "livepolls.incoming"
 
 MAX_INCOMING = 1024
 CLOSE_NOT_FOUND = 4404
@@ -67,36 +70,75 @@ async def _websocket_account() -> Account | None:
     return account
 
 
-class Allowance:
-    """A token bucket: `burst` messages at once, then `per_second` on average."""
+class Screen:
+    """What a stream does with a client's message: nothing, unless it is oversize (1009) or
+    one of a flood (1008; a token bucket of `burst` messages at once, then `per_second` on
+    average): reading and discarding costs the server for every message."""
+
+    __slots__ = ("burst", "per_second", "tokens", "at")
 
     def __init__(self, burst: int = INCOMING_BURST, per_second: float = INCOMING_PER_S) -> None:
         self.burst, self.per_second = burst, per_second
         self.tokens = float(burst)
         self.at = time.monotonic()
 
-    def take(self) -> bool:
+    def __call__(self, data: str | bytes) -> tuple[int, str] | None:
+        if len(data.encode() if isinstance(data, str) else data) > MAX_INCOMING:
+            return CLOSE_TOO_BIG, "message too big"
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
         self.at = now
         if self.tokens < 1:
-            return False
+            return CLOSE_POLICY, "too many messages"
         self.tokens -= 1
-        return True
+        return None
 
 
-async def _read_until_too_big() -> None:
-    """Clients need send nothing; anything is ignored, but an oversize frame, or a flood of
-    them, closes the socket (reading and discarding costs the server for every message)."""
-    allowance = Allowance()
+async def _read_until_refused() -> None:
+    """Where the server cannot screen messages as they arrive: a task reads them."""
+    screen = Screen()
     while True:
-        data = await websocket.receive()
-        if len(data.encode() if isinstance(data, str) else data) > MAX_INCOMING:
-            await websocket.close(CLOSE_TOO_BIG, "message too big")
+        refusal = screen(await websocket.receive())
+        if refusal is not None:
+            await websocket.close(*refusal)
             return
-        if not allowance.take():
-            await websocket.close(CLOSE_POLICY, "too many messages")
-            return
+
+
+def _screened() -> bool:
+    """Under our Hypercorn runner, have the client's messages screened as they arrive
+    (webapp/hypercorn_patches/quart_ws.py), which ends this handler on a refusal or when the
+    client leaves: the handler's own task then sends, and no other waits (an idle viewer's
+    memory is mostly its tasks and their frames; docs/benchmarks.md, "Viewer memory")."""
+    extensions: dict[str, Any] = websocket.scope.get("extensions") or {}
+    incoming = extensions.get(INCOMING_EXTENSION)
+    if incoming is None:
+        return False
+    incoming.screen_with(Screen())
+    return True
+
+
+async def _with_reader(sender: Coroutine[Any, Any, None], what: str) -> None:
+    """Elsewhere, two tasks: one sends the updates, one reads whatever the client sends.
+    The first to end ends the stream: the reader when the client leaves or breaks the rules
+    (which also interrupts a send blocked on a stalled socket), the sender when the hub
+    closes it."""
+    sending = asyncio.create_task(sender)
+    reader = asyncio.create_task(_read_until_refused())
+    try:
+        await asyncio.wait((sending, reader), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Also when Quart cancels this handler (the client went away): no task outlives it.
+        sending.cancel()
+        reader.cancel()
+        await asyncio.wait((sending, reader))
+    if not reader.cancelled() and reader.exception() is not None:
+        log.error("live stream of %s failed", what, exc_info=reader.exception())
+        await _close_failed()
+
+
+async def _close_failed() -> None:
+    # 1011, not 1000: the client should reconnect rather than take it as the end.
+    await websocket.close(CLOSE_SERVER_ERROR, "server error")
 
 
 async def _send_updates(hub: Hub, poll_id: int, user_id: int | None, fmt: Format) -> None:
@@ -115,6 +157,9 @@ async def _send_updates(hub: Hub, poll_id: int, user_id: int | None, fmt: Format
                 await sink.send(str(message))
             else:
                 await websocket.send(str(message))
+    except Exception:
+        log.exception("live stream of poll %s failed", poll_id)
+        await _close_failed()
     finally:
         if sink is not None:
             pinger.discard(sink)
@@ -146,24 +191,9 @@ async def poll_live(poll_id: int) -> None:
     # view=audience (the presenter screen): what the room sees, whoever opened it.
     as_audience = websocket.args.get("view") == "audience"
     user_id = account.id if account and not as_audience else None
-    # Two tasks: one sends the updates, one reads whatever the client sends. The first to
-    # end ends the stream: the reader when the client leaves or breaks the rules (which also
-    # interrupts a send blocked on a stalled socket), the sender when the hub closes it.
-    sender = asyncio.create_task(_send_updates(hub, poll_id, user_id, fmt))
-    reader = asyncio.create_task(_read_until_too_big())
-    try:
-        await asyncio.wait((sender, reader), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        # Also when Quart cancels this handler (the client went away): no task outlives it.
-        sender.cancel()
-        reader.cancel()
-        await asyncio.wait((sender, reader))
-    for task in (sender, reader):
-        if not task.cancelled() and task.exception() is not None:
-            log.error("live stream of poll %s failed", poll_id, exc_info=task.exception())
-            # 1011, not 1000: the client should reconnect rather than take it as the end.
-            await websocket.close(CLOSE_SERVER_ERROR, "server error")
-            return
+    # Awaited here, not in a helper: one coroutine frame fewer for every idle viewer.
+    sender = _send_updates(hub, poll_id, user_id, fmt)
+    await (sender if _screened() else _with_reader(sender, f"poll {poll_id}"))
 
 
 # What an event's stream sends first when several are waiting: the event (which question is
@@ -250,6 +280,9 @@ async def _send_relayed(live: Any, event_id: int, user_id: int | None, fmt: Form
                     await websocket.close(int(message))
                     return
                 await websocket.send(str(message))
+    except Exception:
+        log.exception("live stream of event %s failed", event_id)
+        await _close_failed()
     finally:
         follower.cancel()
         await asyncio.wait((follower,))
@@ -279,16 +312,5 @@ async def event_live(event_id: int) -> None:
     live = current_app.extensions["live"]
     as_audience = websocket.args.get("view") == "audience"
     user_id = account.id if account and not as_audience else None
-    sender = asyncio.create_task(_send_relayed(live, event_id, user_id, fmt))
-    reader = asyncio.create_task(_read_until_too_big())
-    try:
-        await asyncio.wait((sender, reader), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        sender.cancel()
-        reader.cancel()
-        await asyncio.wait((sender, reader))
-    for task in (sender, reader):
-        if not task.cancelled() and task.exception() is not None:
-            log.error("live stream of event %s failed", event_id, exc_info=task.exception())
-            await websocket.close(CLOSE_SERVER_ERROR, "server error")
-            return
+    sender = _send_relayed(live, event_id, user_id, fmt)
+    await (sender if _screened() else _with_reader(sender, f"event {event_id}"))
