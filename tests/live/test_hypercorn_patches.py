@@ -20,6 +20,7 @@ from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.protocol.ws_stream import Handshake, WSStream
 from quart import Quart
 from quart.asgi import ASGIWebsocketConnection
+from quart.wrappers import Websocket
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -148,6 +149,12 @@ async def test_an_idle_viewer_holds_two_tasks_only_and_no_deques_of_the_server(
             assert not isinstance(stream.handshake, Handshake)
             assert not isinstance(protocol.connection.h11_connection, h11.Connection)
             assert stream.scope["headers"] == ()
+            # Nor does the route keep Quart's copy of them, or their parses, once it streams.
+            (quart_websocket,) = [
+                o for o in gc.get_objects() if issubclass(type(o), Websocket) and o.path == path
+            ]
+            assert len(quart_websocket.headers) == 0
+            assert {"args", "cookies"}.isdisjoint(vars(quart_websocket))
 
             # The client's messages still reach the route's screen: a flood is closed on.
             for n in range(INCOMING_BURST + 5):

@@ -14,6 +14,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from quart import Blueprint, current_app, websocket
+from werkzeug.datastructures import Headers
 
 from webapp import callers
 from webapp.accounts import Account
@@ -104,6 +105,17 @@ async def _read_until_refused() -> None:
             return
 
 
+def _forget_the_handshake() -> None:
+    """Once the stream starts nothing reads the handshake's headers, query or cookies again
+    (the account, the format and the view were taken from them, and the request id): an
+    idle viewer need not keep them. A browser's cookies and user agent are most of what it
+    sends with the handshake."""
+    ws = cast(Any, websocket)._get_current_object()
+    ws.headers = Headers()
+    for parsed in ("args", "cookies"):  # Werkzeug's cached parses of them
+        ws.__dict__.pop(parsed, None)
+
+
 def _screened() -> bool:
     """Under our Hypercorn runner, have the client's messages screened as they arrive
     (webapp/hypercorn_patches/quart_ws.py), which ends this handler on a refusal or when the
@@ -191,6 +203,7 @@ async def poll_live(poll_id: int) -> None:
     # view=audience (the presenter screen): what the room sees, whoever opened it.
     as_audience = websocket.args.get("view") == "audience"
     user_id = account.id if account and not as_audience else None
+    _forget_the_handshake()
     # Awaited here, not in a helper: one coroutine frame fewer for every idle viewer.
     sender = _send_updates(hub, poll_id, user_id, fmt)
     await (sender if _screened() else _with_reader(sender, f"poll {poll_id}"))
@@ -312,5 +325,6 @@ async def event_live(event_id: int) -> None:
     live = current_app.extensions["live"]
     as_audience = websocket.args.get("view") == "audience"
     user_id = account.id if account and not as_audience else None
+    _forget_the_handshake()
     sender = _send_relayed(live, event_id, user_id, fmt)
     await (sender if _screened() else _with_reader(sender, f"event {event_id}"))
