@@ -51,7 +51,7 @@ def test_compressed_frames_need_no_shared_context_so_one_build_serves_every_clie
     """A client keeps its window across messages (context takeover); frames compressed on
     their own must still inflate there, whatever that window holds."""
     client = zlib.decompressobj(-15)
-    messages = [json.dumps({"type": "results", "seq": seq, "x": "abc" * 40}) for seq in range(5)]
+    messages = [json.dumps({"type": "results", "seq": seq, "x": "abc" * 400}) for seq in range(5)]
     for message in messages:
         _, payload = parse(frames.build(message, 15))
         assert inflate(payload, client) == message
@@ -59,8 +59,25 @@ def test_compressed_frames_need_no_shared_context_so_one_build_serves_every_clie
     assert frames.build(messages[0], 15) == frames.build(messages[0], 15)
 
 
+def test_a_short_message_goes_uncompressed_where_deflate_was_negotiated() -> None:
+    """Under COMPRESS_FROM bytes of text (characters are not bytes): a plain frame, which a
+    client that keeps a window reads as it is, and the next compressed one still inflates
+    there."""
+    # Over 800 bytes, under 1,024.
+    short = json.dumps({"type": "viewers", "x": "é" * 400}, ensure_ascii=False)
+    assert frames.build(short, 15) == frames.build(short)
+    first, payload = parse(frames.build(short, 15))
+    assert first == 0x81 and payload.decode() == short
+    # Fewer than 1,024 characters, more than 1,024 bytes.
+    long = json.dumps({"type": "viewers", "x": "é" * 520}, ensure_ascii=False)
+    assert len(long) < frames.COMPRESS_FROM <= len(long.encode())
+    first, payload = parse(frames.build(long, 15))
+    assert first == 0xC1
+    assert inflate(payload, zlib.decompressobj(-15)) == long
+
+
 def test_frames_are_cached_per_message_and_window() -> None:
-    message = "cached " * 20
+    message = "cached " * 200
     assert frames.frame(message) is frames.frame(message)
     assert frames.frame(message, 15) is frames.frame(message, 15)
     assert frames.frame(message) != frames.frame(message, 15)

@@ -41,6 +41,7 @@ from tests.live.servers import (
     server_env,
     wait_listening,
 )
+from webapp.live import frames
 
 PASSWORD = "correct horse"
 INTERVAL = 0.075  # the default LIVEPOLLS_LIVE_INTERVAL_MS
@@ -373,27 +374,34 @@ class RawWebSocket:
 async def test_compressed_updates_each_inflate_on_their_own_and_plain_ones_match(
     server: Server, api: Api
 ) -> None:
-    """With permessage-deflate the server compresses each message without context (built
-    once for every viewer, no zlib state kept per connection): each must inflate with a
-    fresh decompressor and equal what a client without compression receives."""
+    """With permessage-deflate the server compresses each message of 1 KiB or more without
+    context (built once for every viewer, no zlib state kept per connection): each must
+    inflate with a fresh decompressor and equal what a client without compression receives;
+    a short one (a viewer count) goes uncompressed."""
     owner, voter = await api.users(2)
-    poll = await api.poll(owner)
+    # Options long enough that every results message is over 1 KiB.
+    poll = await api.poll(owner, options=[f"{name} " + "x" * 190 for name in "abcde"])
     offer = "permessage-deflate; client_max_window_bits"
     deflated = await RawWebSocket.open(server, poll["id"], extensions=offer)
     plain = await RawWebSocket.open(server, poll["id"])
     try:
         assert "permessage-deflate" in deflated.response.lower()
         received: list[tuple[dict, dict]] = []
+        short_plain = 0
         for option in (None, 0, 1, 2):
             if option is not None:
                 await api.vote(voter, poll, option)
-            while True:  # skip viewer counts
+            while True:  # past viewer counts
                 compressed, payload = await deflated.next_text()
-                assert compressed, "the client offered compression: data frames use it"
+                if not compressed:
+                    assert len(payload) < frames.COMPRESS_FROM, "only short messages go plain"
+                    short_plain += 1
+                    continue
                 inflated = zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff")
+                assert len(inflated) >= frames.COMPRESS_FROM
                 message = json.loads(inflated)
-                if message["type"] == "results":
-                    break
+                assert message["type"] == "results"
+                break
             while True:
                 compressed, payload = await plain.next_text()
                 assert not compressed
@@ -401,11 +409,15 @@ async def test_compressed_updates_each_inflate_on_their_own_and_plain_ones_match
                 if plain_message["type"] == "results":
                     break
             received.append((message, plain_message))
+        while not short_plain:  # the count of two viewers, sent since the plain one joined
+            compressed, payload = await deflated.next_text()
+            assert not compressed and json.loads(payload)["type"] in ("viewers", "heartbeat")
+            short_plain += 1
     finally:
         deflated.close()
         plain.close()
     assert [a == b for a, b in received] == [True] * 4
-    assert [counts(a) for a, _ in received] == [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    assert [counts(a)[:3] for a, _ in received] == [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
 
 
 async def test_snapshot_then_an_update_after_vote_change_and_withdrawal(

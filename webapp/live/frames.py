@@ -5,6 +5,11 @@ negotiated permessage-deflate, its compressed form) is built once and the same b
 written to every socket: no per-viewer trip through Quart, the ASGI send, Hypercorn's stream
 and wsproto's framing and compressor.
 
+A message shorter than COMPRESS_FROM goes uncompressed even where the client negotiated
+permessage-deflate (RFC 7692 lets each message choose, by its RSV1 bit): it fits one TCP
+segment either way, so compressing it saves no packet on a crowded network, and costs every
+client (a phone, most often) an inflate per message.
+
 Compressed frames are compressed without context (a fresh compressor per message), which
 every client decompressor accepts whatever its window holds (RFC 7692: a message need not
 refer to earlier ones). So the server keeps no zlib state per connection, and its data frames
@@ -30,6 +35,8 @@ from wsproto.extensions import PerMessageDeflate
 HIGH_WATER = 64 * 1024
 _CACHED_FRAMES = 256
 _DEFLATE_TRAILER = b"\x00\x00\xff\xff"
+# Bytes of a message's text from which it is compressed (as the `ws` library's default).
+COMPRESS_FROM = 1024
 
 _frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 
@@ -43,9 +50,10 @@ def _header(first_byte: int, length: int) -> bytes:
 
 
 def build(message: str, wbits: int = 0) -> bytes:
-    """An unmasked server text frame; compressed with a window of 2**wbits when wbits > 0."""
+    """An unmasked server text frame; compressed with a window of 2**wbits when wbits > 0
+    and the message is not short."""
     payload = message.encode()
-    if not wbits:
+    if not wbits or len(payload) < COMPRESS_FROM:
         return _header(0x81, len(payload)) + payload  # FIN, text
     compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -wbits)
     data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
