@@ -454,48 +454,48 @@ allocating file. *Before* is the same command on {before_label}; *after* on {lab
 
 
 CHANGES = """
-What changed (webapp/hypercorn_patches/, webapp/server.py), each step measured on its own
-while it was made (1 worker, 2,000 viewers, RSS per viewer):
+What changed (webapp/live/routes.py, webapp/live/hub.py, webapp/hypercorn_patches/quart_ws.py),
+each step measured on its own while it was made (`--workers 2 --viewers 5000,20000
+--compression none --trace 0`, RSS per viewer at 20,000 viewers; 25.0 KiB before):
 
-- **Deques for one waiter** (41.1 to 28.0 KiB together with the next item): asyncio's
-Queue (three each) and Event, asyncio's stream protocol and wsproto keep their waiters in
-`collections.deque`, whose first block of 64 slots makes even an empty one 760 bytes; an
-idle viewer held 12 (the queues between Hypercorn and Quart, Hypercorn's `can_read`, the
-stream's drain waiters, wsproto's events, the hub's `Viewer.wake`). Eleven are lists now.
+- **No task of the route's** (25.0 to 21.5 KiB, with the next item): a live stream ran two
+tasks, one sending the updates and one reading whatever the client sent (to close on an
+oversize message or a flood), and waited for the first to end. Under our Hypercorn the
+handler's own task (the connection's app task) now sends, and the client's messages are
+checked as Hypercorn reads them (`Screen`, handed to `quart_ws._Delivery` through
+`scope["extensions"]["livepolls.incoming"]`): a refusal or the client leaving cancels the
+handler, and a refusal closes with the screen's code (1008 or 1009). Elsewhere (another
+server, Quart's test client) the two tasks remain.
 
-- **Two tasks of Quart's**: Quart runs each WebSocket handler in a task of its own, plus a
-task that moves the client's messages from Hypercorn's queue to Quart's. The handler now
-runs in the connection's app task, and Hypercorn's queue (`Mailbox`) hands each message to
-Quart's as it is read; the client leaving cancels the handler, as with Quart's own.
+- **`Viewer.wake`**: an `asyncio.Event` per viewer is now a future made only while the
+viewer's task waits.
 
-- **Coroutine frames an idle connection waits in** (28.0 to 27.0, and 25.4 to 24.4 with
-the next two): Hypercorn's `TCPServer.run`, `_read_data` and `wait_for` are one frame;
-Hypercorn's ASGI wrapper, `Quart.__call__` and, for a WebSocket, `Quart.asgi_app` are
-skipped (webapp/server.py serves `app.asgi_app`).
+- **Two coroutine frames** (21.5 to 20.5): the wait is inline in `Hub.subscribe`, and the
+route awaits its sender itself, not through a helper.
 
-- **What only the handshake needed** (27.0 to 25.4, with Quart's three `partial`s per
-WebSocket, now bound methods): h11's connection state, Hypercorn's `Handshake` and the
-scope's raw header list (Quart keeps its decoded copy, `websocket.headers`; a browser's
-cookies and user agent make this larger than the test client's).
+- **The handshake's headers** (20.5 to 19.4): Quart's copy of the request headers and
+Werkzeug's parses of the query and the cookies are dropped once the stream starts; nothing
+reads them again (the account, the format, the view and the request id were taken from
+them). A browser's cookies and user agent make this larger than the bench client's.
 
-Measured and left: Python's own collector settings instead of the server's (thresholds
-700, 10, 10, nothing frozen; `BENCH_MEMPROBE_GC=default`): 24.8 against 25.0 KiB per
-viewer at 5,000 viewers; `MALLOC_ARENA_MAX=2`: 24.9. The RSS is what pymalloc's used blocks
-and glibc hold (the second table): fragmentation and arenas are not where it goes.
+Earlier (7396bfc, 41.0 to 25.0 KiB): asyncio's and wsproto's deques of waiters became
+lists, Quart's two tasks per WebSocket went (its handler runs in the connection's app task,
+which Hypercorn's `Mailbox` hands the client's messages), Hypercorn's read loop and the ASGI
+wrappers lost their coroutine frames, and h11's state, the handshake and the scope's raw
+headers are dropped once the upgrade is answered.
 
-What an idle viewer still holds, roughly: four tasks (Hypercorn's reading one, the app
-task with Quart's dispatch frames, the live route's sender and reader) with their frames,
-futures, contexts and weak references, about 9 KiB; Quart's WebSocket context (the
-websocket and its headers, session, `g`, URL adapter) about 4 KiB; Hypercorn's, h11's and
-wsproto's objects about 4 KiB; asyncio's stream and uvloop's transport about 3.7 KiB; the
-hub's viewer, the FrameSink and the route's own objects about 1.5 KiB.
+Measured and left (on 7396bfc): Python's own collector settings instead of the server's
+(thresholds 700, 10, 10, nothing frozen; `BENCH_MEMPROBE_GC=default`) and
+`MALLOC_ARENA_MAX=2` changed the figure by less than 1%. The RSS is what pymalloc's used
+blocks and glibc hold (the second table): fragmentation and arenas are not where it goes.
 
-Not in this change, measured on a copy of the checkout with it (1 worker, 5,000 viewers;
-25.0 KiB): `Viewer.wake` as a future made only while the
-viewer waits (webapp/live/hub.py) 23.8; the updates sent from the handler's own task instead
-of a sender task and `asyncio.wait` (webapp/live/routes.py) 21.6; without the reader task
-as well (the client's messages checked as they arrive, not by a task waiting for them)
-20.0.
+What an idle viewer still holds, roughly: two tasks (Hypercorn's reading one, and the app
+task with Quart's dispatch frames, the route's and the hub's) with their frames, futures,
+contexts and weak references, about 6 KiB; Quart's WebSocket context (the websocket,
+session, `g`, URL adapter) about 2.5 KiB; Hypercorn's, h11's and wsproto's objects about
+4 KiB; asyncio's stream and uvloop's transport about 3.5 KiB; the hub's viewer, the
+FrameSink and the route's own objects about 1 KiB. The next lever would be Hypercorn's
+reading task: a connection read by protocol callbacks would hold no task while idle.
 """
 
 
