@@ -10,7 +10,7 @@ import asyncio
 import inspect
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from quart.wrappers import Response
@@ -111,3 +111,13 @@ async def stored_voters(poll_id: int) -> int:
     row = await Poll.select(Poll.voters).where(Poll.id == poll_id).first()
     assert row is not None
     return int(row["voters"])
+
+
+def break_the_hub(app: Any, monkeypatch: Any) -> None:
+    """Make every new live viewer's subscription fail at once, as a broken hub would."""
+
+    async def failing(*_args: Any) -> AsyncIterator[tuple[str, str]]:
+        raise RuntimeError("the hub broke")
+        yield "results", ""  # an async generator, as Hub.subscribe is
+
+    monkeypatch.setattr(app.extensions["live"].hub, "subscribe", failing)

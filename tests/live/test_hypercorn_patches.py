@@ -11,7 +11,6 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
 from typing import Any
 
 import h11
@@ -25,7 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import MakeMember, MakePoll
-from tests.helpers import until
+from tests.helpers import break_the_hub, until
 from tests.live.servers import running_server
 from tests.live.test_churn import first_results, served
 from tests.live.test_servers import PING, RawWebSocket, api_for
@@ -290,11 +289,7 @@ async def test_a_failing_stream_closes_with_1011_so_that_the_client_reconnects(
 ) -> None:
     poll = await make_poll(await make_member())
 
-    async def failing(*_args: Any) -> AsyncIterator[tuple[str, str]]:
-        raise RuntimeError("the hub broke")
-        yield "results", ""  # an async generator, as Hub.subscribe is
-
-    monkeypatch.setattr(app.extensions["live"].hub, "subscribe", failing)
+    break_the_hub(app, monkeypatch)
     async with (
         served(app) as base,
         connect(f"{base}/api/v1/polls/{poll['id']}/live", ping_interval=None) as ws,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from quart.testing.connections import WebsocketDisconnectError
 from quart.typing import TestClientProtocol as Client
 
 from tests.conftest import TEST_SETTINGS, MakeMember, MakePoll, Member
-from tests.helpers import next_json, vote
+from tests.helpers import break_the_hub, next_json, vote
 from webapp import create_app
 
 
@@ -217,11 +216,7 @@ async def test_a_failing_stream_closes_with_1011_so_that_the_client_reconnects(
     """Through Quart's own WebSocket handling (its test client), where a task reads."""
     poll = await make_poll(await make_member())
 
-    async def failing(*_args: Any) -> AsyncIterator[tuple[str, str]]:
-        raise RuntimeError("the hub broke")
-        yield "results", ""  # an async generator, as Hub.subscribe is
-
-    monkeypatch.setattr(app.extensions["live"].hub, "subscribe", failing)
+    break_the_hub(app, monkeypatch)
     async with client.websocket(live(poll["id"])) as ws:
         assert await close_code(ws) == 1011
 
