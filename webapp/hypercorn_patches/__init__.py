@@ -1,5 +1,5 @@
-"""Fixes to Hypercorn 0.18's WebSocket stream, one addition and a leaner idle WebSocket,
-applied when our server starts.
+"""Fixes to Hypercorn 0.18's WebSocket stream, one addition, a leaner idle WebSocket and
+responses in one write, applied when our server starts.
 
 The fixes: the message size limit counts characters for text, and after refusing a message
 with 1009 Hypercorn stops reading that batch of frames, so the client's close reply may never
@@ -26,6 +26,9 @@ connection's reading loop and its app task wait through fewer coroutine frames; 
 state, the handshake and the scope's raw headers (Quart keeps its own copy) are dropped
 once the upgrade is answered.
 
+And an HTTP/1.1 response goes out in one write, its head with its first body chunk, where
+Hypercorn writes the head, the body and the end separately (`h11_send`).
+
 `apply` checks first that Hypercorn is the release these were written for (0.18) and has the
 internals they replace or reach through; if not, or if LIVEPOLLS_HYPERCORN_PATCHES=off, it
 patches nothing and says so in the log, and the worker keeps Hypercorn's own pings on
@@ -51,6 +54,7 @@ from quart import Quart
 from quart.asgi import ASGIWebsocketConnection
 from wsproto.connection import Connection, ConnectionType
 
+from webapp.hypercorn_patches.h11_send import stream_send
 from webapp.hypercorn_patches.lean import LeanEventWrapper
 from webapp.hypercorn_patches.quart_ws import Mailbox, WebsocketConnection, spawn_app
 from webapp.hypercorn_patches.stream import accept, handle_events
@@ -138,6 +142,7 @@ def apply(enabled: bool = True) -> bool:
         WSStream._handle_events = handle_events  # type: ignore[method-assign]
         WSStream._accept = accept  # type: ignore[method-assign]
         TCPServer.run = run  # type: ignore[method-assign]
+        H11Protocol.stream_send = stream_send  # type: ignore[method-assign]
         TaskGroup.spawn_app = spawn_app  # type: ignore[method-assign]
         WorkerContext.event_class = LeanEventWrapper
         found = quart_mismatches()
