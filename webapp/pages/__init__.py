@@ -15,6 +15,7 @@ from webapp.config import Settings
 from webapp.pages.session import (
     CSRF_FIELD,
     CSRF_HEADER,
+    SignedCookieSessions,
     SignInRequired,
     csrf_token,
     csrf_valid,
@@ -52,6 +53,7 @@ def setup(app: Quart, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.cookie_secure,
     )
+    app.session_interface = SignedCookieSessions()
     # The remember-me cookie lives no longer than the session token it carries.
     QuartAuth(
         app,
