@@ -117,6 +117,16 @@ def shielded(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine
     return wrapper
 
 
+def values(rows: list[tuple[Any, ...]]) -> str:
+    """Piccolo's placeholders for a multi-row VALUES list of these rows."""
+    return ", ".join("(" + ", ".join("{}" for _ in row) + ")" for row in rows)
+
+
+def flat(rows: list[tuple[Any, ...]]) -> list[Any]:
+    """The rows' values, in the order of `values`' placeholders."""
+    return [value for row in rows for value in row]
+
+
 def is_foreign_key_violation(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
         return True

@@ -8,10 +8,16 @@ The statements are plain SQL, the same on PostgreSQL and SQLite: every vote runs
 built by Piccolo's query builder they cost more CPU than the database spent on them. Once the
 poll is locked, a change reads the poll, its counts and the voter's choices in one statement,
 then computes the new counts from them instead of reading them again.
+
+Votes for one poll that arrive while its previous ones are being written go in together
+(group commit, `_cast_batch`): one lock and one read for the batch, each vote decided and
+counted in turn as if alone (its own answer and seq), and the batch's new votes written in
+one multi-row write (one round trip on PostgreSQL) before one commit.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,10 +25,12 @@ from typing import Any
 
 from webapp import clock, idempotency, metrics, notices, refusals
 from webapp.db import (
+    flat,
     is_foreign_key_violation,
     is_postgres,
     is_unique_violation,
     shielded,
+    values,
     write_transaction,
 )
 from webapp.errors import (
@@ -71,31 +79,25 @@ LOCKED_SQL = (
 # that references it, such as a reader storing a poll's first word-cloud layout outside
 # any transaction), which would otherwise wait for the batch, and could deadlock with it.
 LOCK_SQL = "SELECT id FROM poll WHERE id = {} FOR NO KEY UPDATE"
-INSERT_SQL = (
-    'INSERT INTO vote ("user", "option", poll, single_choice, created_at)'
-    " VALUES ({}, {}, {}, {}, {})"
-)
 DELETE_SQL = 'DELETE FROM vote WHERE "user" = {} AND "option" = {}'
 COUNT_SQL = "UPDATE poll_option SET votes = votes + {} WHERE id = {}"
 FINISH_SQL = "UPDATE poll SET seq = seq + 1, voters = voters + {} WHERE id = {} RETURNING seq"
-# The same three writes of a new vote (INSERT_SQL, COUNT_SQL +1, FINISH_SQL) in one round trip,
-# on PostgreSQL (SQLite has no data-modifying WITH): the poll's lock is held for fewer round
-# trips, and votes on one poll queue behind it for less time.
-ADD_VOTE_PG_SQL = (
-    "WITH added AS ("
-    ' INSERT INTO vote ("user", "option", poll, single_choice, created_at)'
-    " VALUES ({}, {}, {}, {}, {})"
-    "), counted AS (UPDATE poll_option SET votes = votes + 1 WHERE id = {})"
-    " UPDATE poll SET seq = seq + 1, voters = voters + {} WHERE id = {} RETURNING seq"
-)
 # A voter's ballot: opened with their first vote in a poll, closed when they withdraw the last.
-OPEN_BALLOT_SQL = (
-    'INSERT INTO ballot (poll, "user", kind, device, network, created_at)'
-    ' VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (poll, "user") DO NOTHING'
+OPEN_BALLOTS_SQL = (
+    'INSERT INTO ballot (poll, "user", kind, device, network, created_at) VALUES {rows}'
+    ' ON CONFLICT (poll, "user") DO NOTHING'
 )
-# On PostgreSQL a first vote opens the ballot in the same round trip as its other writes.
-ADD_FIRST_VOTE_PG_SQL = f"WITH ballot_opened AS ({OPEN_BALLOT_SQL}), " + (
-    ADD_VOTE_PG_SQL.removeprefix("WITH ")
+OPEN_BALLOT_SQL = OPEN_BALLOTS_SQL.format(rows="({}, {}, {}, {}, {}, {})")
+ADD_VOTES_SQL = 'INSERT INTO vote ("user", "option", poll, single_choice, created_at) VALUES {rows}'
+# A batch's new votes move the poll's seq by one each, as if they had gone one by one.
+FINISH_BATCH_SQL = (
+    "UPDATE poll SET seq = seq + {}, voters = voters + {} WHERE id = {} RETURNING seq"
+)
+# On PostgreSQL a batch's new votes go in one round trip: its ballots, its vote rows, the
+# options' counts and the poll's seq (SQLite has no data-modifying WITH: one by one there).
+COUNT_BATCH_PG_SQL = (
+    "UPDATE poll_option SET votes = poll_option.votes + d.n"
+    " FROM (VALUES {rows}) AS d(id, n) WHERE poll_option.id = d.id"
 )
 CLOSE_BALLOT_SQL = 'DELETE FROM ballot WHERE poll = {} AND "user" = {}'
 # Under the poll's lock, so the answer still holds when the ballot goes in.
@@ -288,11 +290,21 @@ async def _remove(user_id: int, option_ids: Iterable[int]) -> None:
         await PollOption.raw(COUNT_SQL, -1, option_id)
 
 
-async def _add(voter: Voter, option_id: int, poll_id: int, single: bool, first: bool) -> int:
-    """Store the vote, count it, bump the poll's seq (and voters: a first vote also opens the
-    voter's ballot); return the new seq."""
+@dataclass
+class _New:
+    """A new vote of the batch, decided and counted, not yet written."""
+
+    voter: Voter
+    option_id: int
+    single: bool
+    first: bool  # the voter's first in the poll: it opens their ballot
+
+
+async def _add(poll_id: int, new: list[_New]) -> int:
+    """Store the new votes, count them, move the poll's seq by one for each (and its voters
+    by their first votes, which also open their ballots); return the new seq."""
     try:
-        return await _add_rows(voter, option_id, poll_id, single, first)
+        return await _add_rows(poll_id, new)
     except Exception as exc:
         if is_unique_violation(exc):  # (poll, device): another guest ballot raced ours
             raise DeviceUsed("This browser has already voted in this poll.") from exc
@@ -301,22 +313,38 @@ async def _add(voter: Voter, option_id: int, poll_id: int, single: bool, first: 
         raise
 
 
-async def _add_rows(voter: Voter, option_id: int, poll_id: int, single: bool, first: bool) -> int:
+async def _add_rows(poll_id: int, new: list[_New]) -> int:
     now = datetime.now(UTC)
-    user_id, voters = voter.user_id, int(first)
-    ballot = (poll_id, user_id, voter.kind.value, voter.device, voter.network, now)
+    ballots = [
+        (poll_id, n.voter.user_id, n.voter.kind.value, n.voter.device, n.voter.network, now)
+        for n in new
+        if n.first
+    ]
+    added = [(n.voter.user_id, n.option_id, poll_id, n.single, now) for n in new]
+    counts = list(Counter(n.option_id for n in new).items())
+    finish = (len(new), len(ballots), poll_id)
     if is_postgres():
-        values = (user_id, option_id, poll_id, single, now, option_id, voters, poll_id)
-        if first:
-            rows = await Poll.raw(ADD_FIRST_VOTE_PG_SQL, *ballot, *values)
-        else:
-            rows = await Poll.raw(ADD_VOTE_PG_SQL, *values)
+        writes = [ADD_VOTES_SQL.format(rows=values(added)), _count_batch_sql(counts)]
+        args = [*flat(added), *flat(counts)]
+        if ballots:
+            writes.insert(0, OPEN_BALLOTS_SQL.format(rows=values(ballots)))
+            args[:0] = flat(ballots)
+        sql = "WITH " + ", ".join(f"w{i} AS ({w})" for i, w in enumerate(writes))
+        rows = await Poll.raw(f"{sql} {FINISH_BATCH_SQL}", *args, *finish)
         return int(rows[0]["seq"])
-    if first:
-        await Ballot.raw(OPEN_BALLOT_SQL, *ballot)
-    await Vote.raw(INSERT_SQL, user_id, option_id, poll_id, single, now)
-    await PollOption.raw(COUNT_SQL, 1, option_id)
-    return await _finish(poll_id, voters)
+    if ballots:
+        await Ballot.raw(OPEN_BALLOTS_SQL.format(rows=values(ballots)), *flat(ballots))
+    await Vote.raw(ADD_VOTES_SQL.format(rows=values(added)), *flat(added))
+    for option_id, n in counts:
+        await PollOption.raw(COUNT_SQL, n, option_id)
+    rows = await Poll.raw(FINISH_BATCH_SQL, *finish)
+    return int(rows[0]["seq"])
+
+
+def _count_batch_sql(counts: list[tuple[int, int]]) -> str:
+    # Typed: PostgreSQL cannot tell a VALUES list's parameter types from their use.
+    rows = ", ".join("(CAST({} AS INTEGER), CAST({} AS INTEGER))" for _ in counts)
+    return COUNT_BATCH_PG_SQL.format(rows=rows)
 
 
 async def _finish(poll_id: int, voters_delta: int) -> int:
@@ -395,9 +423,15 @@ async def _cast_together(
     poll_id: int, casts: list[Cast]
 ) -> tuple[list[Outcome | BaseException], int | None]:
     """The votes' outcomes, in order, and the poll's seq after the last change (None: none).
-    A refusal is its vote's outcome; an error from a write undoes them all (raised)."""
+    A refusal is its vote's outcome; an error from a write undoes them all (raised).
+
+    Each vote is decided and counted in turn, as if alone; the new votes are then written
+    together (`_add`). They are written sooner where a later vote must see them in the
+    database: before a guest's checks (which count the poll's ballots) and before a second
+    vote of the same person in the batch (a change removes the rows it replaces)."""
     outcomes: list[Outcome | BaseException] = []
     seq: int | None = None
+    new: list[_New] = []
     async with write_transaction(queue=(Poll, poll_id)):
         # Keys first, before the poll's lock: a request with the same key on another
         # process, while this one waits for the lock, is then told it is in flight.
@@ -410,6 +444,8 @@ async def _cast_together(
             if refused is not None:
                 outcomes.append(refused)
                 continue
+            if new and (cast.voter.kind == BallotKind.guest or _touched(new, user_id)):
+                await _write(poll_id, new, seq)
             try:
                 first = await _decide(poll_id, locked, cast)
             except _Decided as decided:
@@ -417,11 +453,17 @@ async def _cast_together(
                 continue
             assert locked is not None, "_decide refuses votes for a missing poll"
             if first is not None:
-                seq = await _write(poll_id, locked, cast, first)
+                seq = await _count(locked, cast, first, new)
             results = locked.results_for(user_id)
             await idempotency.settle(cast.claim, results, first is not None)
             outcomes.append((results, first is not None))
+        if new:
+            await _write(poll_id, new, seq)
     return outcomes, seq
+
+
+def _touched(new: list[_New], user_id: int) -> bool:
+    return any(n.voter.user_id == user_id for n in new)
 
 
 async def _decide(poll_id: int, locked: Locked | None, cast: Cast) -> bool | None:
@@ -447,18 +489,26 @@ async def _take(cast: Cast) -> BaseException | None:
     return await idempotency.take_or_answer(cast.claim)
 
 
-async def _write(poll_id: int, locked: Locked, cast: Cast, first: bool) -> int:
-    """Store one vote of the batch and move the locked counts with it; the new seq."""
+async def _count(locked: Locked, cast: Cast, first: bool, new: list[_New]) -> int:
+    """One vote of the batch: the vote it replaces removed now, the new one held in `new`
+    for `_write`, and the locked counts moved with both; the poll's seq after it."""
     user_id, option_id = cast.voter.user_id, cast.option_id
     mine = locked.mine.get(user_id, [])
     multiple = bool(locked.poll["allows_multiple"])
     replaced = [] if multiple else mine
     await _remove(user_id, replaced)
-    seq = await _add(cast.voter, option_id, poll_id, not multiple, first)
+    new.append(_New(cast.voter, option_id, not multiple, first))
     locked.counts = counted(locked.counts, added=option_id, removed=replaced, voters=int(first))
-    assert locked.counts.seq == seq, "the poll's lock keeps its counts ours until commit"
     locked.mine[user_id] = [*(mine if multiple else []), option_id]
-    return seq
+    return locked.counts.seq
+
+
+async def _write(poll_id: int, new: list[_New], counted_seq: int | None) -> None:
+    """Write the batch's new votes held so far; the poll's seq they make must be the one
+    the locked counts reached with them."""
+    seq = await _add(poll_id, new)
+    new.clear()
+    assert seq == counted_seq, "the poll's lock keeps its counts ours until commit"
 
 
 @shielded

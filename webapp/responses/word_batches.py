@@ -16,14 +16,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from webapp import idempotency, metrics, notices
 from webapp.db import (
+    flat,
     is_foreign_key_violation,
     is_postgres,
     is_unique_violation,
     shielded,
+    values,
     write_transaction,
 )
 from webapp.errors import Conflict, DomainError, Unauthorized
@@ -36,6 +37,7 @@ from webapp.tables import BallotKind, Kind, Poll
 from webapp.votes import (
     FINISH_SQL,
     LOCK_SQL,
+    OPEN_BALLOTS_SQL,
     DeviceUsed,
     Locked,
     Voter,
@@ -53,10 +55,6 @@ INSERT_SQL = 'INSERT INTO word_answer (poll, "user", slot, answer_key, text) VAL
 COUNT_SQL = (
     "INSERT INTO word_count (poll, answer_key, text, count) VALUES {rows}"
     " ON CONFLICT (poll, answer_key) DO UPDATE SET count = word_count.count + excluded.count"
-)
-BALLOT_SQL = (
-    'INSERT INTO ballot (poll, "user", kind, device, network, created_at) VALUES {rows}'
-    ' ON CONFLICT (poll, "user") DO NOTHING'
 )
 
 
@@ -210,11 +208,11 @@ async def _write(poll_id: int, state: _Batch) -> int:
 
 async def _write_rows(poll_id: int, state: _Batch) -> int:
     rows = [(poll_id, user_id, slot, a.key, a.text) for user_id, slot, a in state.answers]
-    await Poll.raw(INSERT_SQL.format(rows=_rows(rows)), *_flat(rows))
+    await Poll.raw(INSERT_SQL.format(rows=values(rows)), *flat(rows))
     per_word = Counter(a.key for _, _, a in state.answers)
     texts = {a.key: a.text for _, _, a in reversed(state.answers)}  # each word's first text
     counts = [(poll_id, key, texts[key], n) for key, n in per_word.items()]
-    await Poll.raw(COUNT_SQL.format(rows=_rows(counts)), *_flat(counts))
+    await Poll.raw(COUNT_SQL.format(rows=values(counts)), *flat(counts))
     await _store_ballots(poll_id, state)
     finished = await Poll.raw(FINISH_SQL, len(state.opened), poll_id)
     return int(finished[0]["seq"])
@@ -227,13 +225,5 @@ async def _store_ballots(poll_id: int, state: _Batch) -> None:
         return
     now = datetime.now(UTC)
     ballots = [(poll_id, v.user_id, v.kind.value, v.device, v.network, now) for v in new]
-    await Poll.raw(BALLOT_SQL.format(rows=_rows(ballots)), *_flat(ballots))
+    await Poll.raw(OPEN_BALLOTS_SQL.format(rows=values(ballots)), *flat(ballots))
     state.stored = len(state.opened)
-
-
-def _rows(rows: list[tuple[Any, ...]]) -> str:
-    return ", ".join("(" + _IN("{}" for _ in row) + ")" for row in rows)
-
-
-def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
-    return [value for row in rows for value in row]
