@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import pytest
 from quart.typing import TestClientProtocol as Client
+from quart.wrappers import Response
 
-from tests.conftest import DB_URL, MakeMember, MakePoll, postgres_only
-from tests.helpers import until, vote
+from tests.conftest import DB_URL, MakeMember, MakePoll, Member, postgres_only
+from tests.helpers import until, vote, votes_url
 from webapp import metrics, votes
 from webapp.tables import AuthToken, User
 
@@ -107,9 +109,12 @@ async def test_votes_waiting_for_a_poll_go_in_one_batch_each_with_its_own_answer
     assert (count - before[0], total - before[1]) == (2, 8)  # [first], then the seven
 
 
+@pytest.mark.parametrize("keyed", [False, True], ids=["unkeyed", "keyed"])
 async def test_a_write_the_database_refuses_undoes_the_batch_and_each_vote_goes_alone(
-    client: Client, make_member: MakeMember, make_poll: MakePoll
+    client: Client, make_member: MakeMember, make_poll: MakePoll, keyed: bool
 ) -> None:
+    """With an Idempotency-Key too: the key's outcome is stored after the vote's rows, so
+    the vote's own refusal (the person is gone) is what its sender is told."""
     owner = await make_member()
     members = [await make_member() for _ in range(4)]
     poll = await make_poll(owner)
@@ -117,10 +122,18 @@ async def test_a_write_the_database_refuses_undoes_the_batch_and_each_vote_goes_
     gone = members[2]
     # Known to this process's token cache, so its request reaches the batch...
     assert (await client.get("/api/v1/users/me", headers=gone.auth)).status_code == 200
+
+    async def send(who: Member) -> Response:
+        if not keyed:
+            return await vote(client, who, poll["id"], option)
+        headers = {**who.auth, "Idempotency-Key": f"key-{who.id}"}
+        body = {"option_id": option}
+        return await client.post(votes_url(poll["id"]), json=body, headers=headers)
+
     async with poll_locked(poll["id"]):
-        first = asyncio.create_task(vote(client, members[0], poll["id"], option))
+        first = asyncio.create_task(send(members[0]))
         await until(lambda: taken(poll["id"]), "the first vote is taken")
-        rest = [asyncio.create_task(vote(client, who, poll["id"], option)) for who in members[1:]]
+        rest = [asyncio.create_task(send(who)) for who in members[1:]]
         await until(lambda: votes._batches.waiting(poll["id"]) == 3, "all waiting")
         # ...though the user is gone by the time its vote is written: its insert fails.
         await AuthToken.delete().where(AuthToken.user == gone.id)

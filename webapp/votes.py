@@ -432,6 +432,7 @@ async def _cast_together(
     outcomes: list[Outcome | BaseException] = []
     seq: int | None = None
     new: list[_New] = []
+    settled: list[tuple[idempotency.Claim | None, Results, bool]] = []
     async with write_transaction(queue=(Poll, poll_id)):
         # Keys first, before the poll's lock: a request with the same key on another
         # process, while this one waits for the lock, is then told it is in flight.
@@ -455,10 +456,14 @@ async def _cast_together(
             if first is not None:
                 seq = await _count(locked, cast, first, new)
             results = locked.results_for(user_id)
-            await idempotency.settle(cast.claim, results, first is not None)
             outcomes.append((results, first is not None))
+            settled.append((cast.claim, results, first is not None))
         if new:
             await _write(poll_id, new, seq)
+        # The keys' outcomes last, after the votes' rows: a vote the database refuses (its
+        # person gone meanwhile) is refused as such, not by the key's own row.
+        for claim, results, changed in settled:
+            await idempotency.settle(claim, results, changed)
     return outcomes, seq
 
 

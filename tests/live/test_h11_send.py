@@ -8,6 +8,7 @@ from typing import Any
 
 import h11
 import httpx
+import pytest
 from hypercorn.asyncio.worker_context import WorkerContext
 from hypercorn.config import Config
 from hypercorn.events import Event, RawData
@@ -124,6 +125,19 @@ async def test_a_head_still_held_when_the_stream_closes_is_written_first() -> No
     wire = Wire()
     protocol = await _protocol(wire)
     await _send(protocol, _head(0), StreamClosed(stream_id=1))
+    assert len(wire.writes) == 1 and wire.writes[0].startswith(b"HTTP/1.1 200 ")
+
+
+async def test_a_head_whose_body_h11_refuses_still_goes_when_the_stream_closes() -> None:
+    """More body than the Content-Length said: h11 refuses the chunk (an error, as from
+    Hypercorn), and the head is written when the stream closes, as Hypercorn would have."""
+    wire = Wire()
+    protocol = await _protocol(wire)
+    await _send(protocol, _head(1))
+    with pytest.raises(h11.LocalProtocolError):
+        await _send(protocol, Body(stream_id=1, data=b"too long"))
+    assert wire.writes == []
+    await _send(protocol, StreamClosed(stream_id=1))
     assert len(wire.writes) == 1 and wire.writes[0].startswith(b"HTTP/1.1 200 ")
 
 

@@ -47,9 +47,9 @@ async def stream_send(self: H11Protocol, event: StreamEvent) -> None:
         if head is not None:
             setattr(self, HELD, head)
     elif isinstance(event, (Body, EndBody)):
-        held: bytes = self.__dict__.pop(HELD, b"")
         part = h11.Data(data=event.data) if isinstance(event, Body) else h11.EndOfMessage()
-        data = _bytes(self, part)
+        data = _bytes(self, part)  # if h11 refuses it, the head still goes at StreamClosed
+        held: bytes = self.__dict__.pop(HELD, b"")
         if held or data:
             await self.send(RawData(data=held + (data or b"")))
     else:
