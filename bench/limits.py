@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.tables import combo_of, ingest_row, reads_row
+from bench.targets import READS, VOTES_MANY_POLLS, VOTES_ONE_POLL
 
 
 def section(results: dict) -> str:
@@ -26,8 +27,8 @@ def _cpu_per_request(results: dict, server: str, many: str) -> list[str]:
             f"- **Votes ({server}, 2 workers, {many})**: {rate:.0f} votes/s with "
             f"{cpu['machine']:.2f} of 2 cores busy: {1000 * cpu['server'] / rate:.1f} ms of "
             f"server CPU and {1000 * cpu['postgres'] / rate:.1f} ms of PostgreSQL CPU per "
-            f"vote. 1,500 votes/s on 2 cores leaves about 1.3 ms of CPU per vote, for "
-            "everything."
+            f"vote. {VOTES_MANY_POLLS:,} votes/s on 2 cores leaves about "
+            f"{2000 / VOTES_MANY_POLLS:.2f} ms of CPU per vote, for everything."
         )
     reads = reads_row(results, server, 2, keep_alive=True)
     if reads and reads.get("cpu") and reads["per_second"]:
@@ -35,8 +36,8 @@ def _cpu_per_request(results: dict, server: str, many: str) -> list[str]:
         out.append(
             f"- **Reads ({server}, 2 workers, keep-alive)**: {rate:.0f} req/s, "
             f"{1000 * cpu['server'] / rate:.1f} ms of server CPU and "
-            f"{1000 * cpu['postgres'] / rate:.1f} ms of PostgreSQL CPU per `GET`; 3,000 "
-            "req/s on 2 cores leaves about 0.6 ms."
+            f"{1000 * cpu['postgres'] / rate:.1f} ms of PostgreSQL CPU per `GET`; "
+            f"{READS:,} req/s on 2 cores leaves about {2000 / READS:.2f} ms."
         )
     return out
 
@@ -53,13 +54,21 @@ def _one_poll(results: dict) -> list[str]:
         for label, row in (("hypercorn, 1 worker", one_w1), ("uvicorn, 2 workers", one_u))
         if row
     )
+    cpu = one.get("cpu") or {}
+    per_vote = (
+        f" ({1000 * cpu['server'] / rate:.2f} ms of server CPU and "
+        f"{1000 * cpu['postgres'] / rate:.2f} ms of PostgreSQL CPU per vote, "
+        f"{cpu['machine']:.2f} of 2 cores busy)"
+        if cpu
+        else ""
+    )
     return [
-        f"- **Votes on one poll (hypercorn, 2 workers)**: {rate:.0f} votes/s, "
-        f"{1000 / rate:.2f} ms per vote. They are serialised by the poll's row lock, so the "
-        "rate is one over the time a vote holds it: the lock, the read, the write and the "
-        "commit, four round trips, each waiting its turn on a busy event loop. More workers "
-        f"or another server do not change that much ({others}); 1,500 votes/s on one poll "
-        "would need the lock held for under 0.67 ms."
+        f"- **Votes on one poll (hypercorn, 2 workers)**: {rate:.0f} votes/s. They go in by "
+        "group commit: the votes that arrive while the poll's batch is written wait and go in "
+        "the next batch, with one lock, one read, one write and one commit for all of them, "
+        f"so the rate follows the CPU each vote costs{per_vote} more than the lock. Other "
+        f"servers and worker counts: {others}. {VOTES_ONE_POLL:,} votes/s on 2 cores leaves "
+        f"about {2000 / VOTES_ONE_POLL:.2f} ms of CPU per vote, for everything."
     ]
 
 
