@@ -440,8 +440,8 @@ def object_table(results: dict, before: dict | None, top: int = 18) -> list[str]
 
 METHOD = """
 Measured by `{command}` on {date} (load average {load_start} at the start, {load_end} at the
-end: other engineers' test runs shared the 2 cores; memory figures move little with the load,
-join rates a lot, so none are given here). `livepolls serve` on PostgreSQL, one published
+end: {machine}; memory figures move little with the load, join rates a lot, so none are
+given here). `livepolls serve` on PostgreSQL, one published
 poll; bench/viewers.mjs (4 Node processes, 128 handshakes at a time) opens idle viewers in
 steps; after each step, once the server's RSS has stopped moving, the growth of the RSS of
 the server's whole process tree since the baseline (a few viewers joined and left first),
@@ -499,6 +499,13 @@ reading task: a connection read by protocol callbacks would hold no task while i
 """
 
 
+def _machine(load_at_start: float) -> str:
+    """What the load average says of the machine, as bench/report.py reads it."""
+    if load_at_start < 0.5:
+        return "the machine was otherwise idle when the run started"
+    return "other work shared the 2 cores"
+
+
 def render(results: dict, before: dict | None) -> str:
     load = ", ".join(f"{v:.2f}" for v in results["load_start"])
     lines = [
@@ -510,6 +517,7 @@ def render(results: dict, before: dict | None) -> str:
                 date=results["date"],
                 load_start=load,
                 load_end=", ".join(f"{v:.2f}" for v in results["load_end"]),
+                machine=_machine(results["load_start"][0]),
                 before_label=(before or {}).get("label", "the code before"),
                 label=results["label"],
             ).split()
