@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -42,9 +43,13 @@ class Source:
         self.loads = 0
         self.version = "v1"
         self.exists = True
+        self.failing = 0  # the next loads that fail, as with the database down
 
     async def load(self, poll_id: int, user_ids: frozenset[int]) -> Snapshot | None:
         self.loads += 1
+        if self.failing:
+            self.failing -= 1
+            raise ConnectionError("the database is down")
         if not self.exists:
             return None
         return snapshot(self.seq, self.version)
@@ -523,4 +528,39 @@ async def test_no_heartbeats_with_an_interval_of_zero(source: Source) -> None:
     received, task = await watch(hub)
     hub.start_heartbeats(0)
     assert not hub.heartbeating
+    await stop(task)
+
+
+async def test_a_change_whose_load_fails_is_loaded_again_until_it_reaches_the_viewers(
+    hub: Hub, source: Source, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database refuses three loads in a row: the viewer keeps what it has, the hub
+    tries again (logging the first failure only) and the change reaches it with no other
+    change to prompt it; reads meanwhile do not take the held snapshot as current."""
+    received, task = await watch(hub)
+    source.seq, source.failing = 1, 3
+    with caplog.at_level(logging.INFO, logger="webapp.live.hub"):
+        hub.changed(1, 1)
+        await until(lambda: source.failing == 0, "three loads fail")
+        assert hub.current(1) is None
+        await until(lambda: results(received)[-1:] == ["results:1"], "the change arrives")
+    assert results(received) == ["results:0", "results:1"]
+    held = hub.current(1)
+    assert held is not None and held.seq == 1
+    retrying = [r for r in caplog.records if "could not load poll 1" in r.getMessage()]
+    assert len(retrying) == 1 and any("again" in r.getMessage() for r in caplog.records)
+    await stop(task)
+
+
+async def test_a_failed_load_after_an_unknown_change_does_not_say_the_poll_is_deleted(
+    hub: Hub, source: Source
+) -> None:
+    """A change of unknown seq drops the held snapshot; if its load then fails, the viewers
+    are not told the poll is gone (it is not): the load is retried."""
+    received, task = await watch(hub)
+    source.seq, source.failing = 2, 1
+    hub.changed(1, None)
+    await until(lambda: results(received)[-1:] == ["results:2"], "the change arrives")
+    assert not [kind for kind, _ in received if kind in ("deleted", "close")]
+    assert not task.done()
     await stop(task)

@@ -34,6 +34,8 @@ HEARTBEAT_TICK = 0.1  # seconds between two slices of a round of heartbeats
 # this many polls at once (webapp/live/__init__.py answers reads from it).
 READ_TTL_S = 10.0
 MAX_READ_CHANNELS = 1000
+# The longest wait between two attempts to load a poll whose load failed (the database down).
+RETRY_MAX_S = 5.0
 # The order a viewer's pending messages go out in: the poll's text before the counts it
 # labels, a heartbeat last (any message already proves the connection is alive).
 KINDS = ("poll", "results", "viewers", "deleted", HEARTBEAT)
@@ -134,6 +136,7 @@ class PollChannel:
     changes: int = 0
     reflected: int = 0
     read_until: float = float("-inf")  # kept for reads until then (event loop time)
+    failed_loads: int = 0  # in a row: the database refused the last ones
 
     def user_ids(self) -> frozenset[int]:
         return frozenset(v.user_id for v in self.viewers if v.user_id is not None)
@@ -383,8 +386,13 @@ class Hub:
                     try:
                         snapshot = await self._load(poll_id, channel.user_ids())
                     except Exception:
-                        log.exception("could not load poll %s for viewers", poll_id)
-                        snapshot, heard = channel.snapshot, channel.reflected
+                        if channel.failed_loads == 0:
+                            log.exception("could not load poll %s for viewers: retrying", poll_id)
+                        await self._retry_later(poll_id, channel)
+                        continue
+                    if channel.failed_loads:
+                        log.info("loaded poll %s again for viewers", poll_id)
+                        channel.failed_loads = 0
                     if snapshot is None:
                         self._delete(channel)
                         return
@@ -410,6 +418,16 @@ class Hub:
         finally:
             channel.flusher = None
             self._drop_if_idle(poll_id, channel)
+
+    async def _retry_later(self, poll_id: int, channel: PollChannel) -> None:
+        """After a failed load: the change is still to be delivered, so load again after a
+        wait that doubles with each failure in a row (up to RETRY_MAX_S), for as long as
+        viewers (or reads) still want the poll. Meanwhile they keep what they have, and reads
+        go to the database (the snapshot does not reflect every change heard of)."""
+        channel.failed_loads += 1
+        if channel.viewers or poll_id in self._reading:
+            channel.results_dirty = True
+        await asyncio.sleep(min(RETRY_MAX_S, self._interval * 2**channel.failed_loads))
 
     async def _deliver(self, channel: PollChannel, snapshot: Snapshot) -> bool:
         """Send a newer snapshot to every viewer; False when it was older than the one held."""
