@@ -150,7 +150,7 @@ async def test_our_server_answers_request_after_request_on_one_connection(
     app: Quart, make_member: MakeMember, make_poll: MakePoll
 ) -> None:
     """Through our patched Hypercorn: whole responses (a 200 with a body, a 304 without, a
-    404 problem), one after another on one kept-alive connection."""
+    HEAD's, a 404 problem), one after another on one kept-alive connection."""
     poll = await make_poll(await make_member())
     path = f"/api/v1/polls/{poll['id']}"
     one = httpx.Limits(max_connections=1)
@@ -160,6 +160,9 @@ async def test_our_server_answers_request_after_request_on_one_connection(
         assert first.status_code == 200 and first.json()["id"] == poll["id"]
         again = await client.get(base + path, headers={"If-None-Match": first.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
+        head = await client.head(base + path)  # the head alone, with the body's length
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == first.headers["content-length"]
         missing = await client.get(base + "/api/v1/polls/999999")
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"
