@@ -4,6 +4,7 @@ codes, and what the domain refuses."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,8 +12,10 @@ from quart.testing.connections import WebsocketDisconnectError
 from quart.typing import TestClientProtocol as Client
 
 from tests.api.test_events import EVENTS, add_new_question, make_event
+from tests.clocks import install
 from tests.conftest import MakeMember
 from tests.helpers import next_json, vote
+from webapp import schedule
 from webapp.live.event_snapshots import current_poll_of
 
 
@@ -160,3 +163,23 @@ async def test_the_demo_creates_a_sample_event_once(app: Any, client: Client) ->
     assert all(q.is_published for q in first.event.questions)
     response = await client.get(f"/j/{first.event.join_code}")
     assert response.status_code == 303
+
+
+async def test_the_scheduler_closing_the_current_question_tells_the_events_screens(
+    client: Client, make_member: MakeMember, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A countdown ends with nobody pressing anything: the scheduler closes the question
+    and the event's stream says so (`current.closed`), as a close by hand does."""
+    alice = await make_member("alice")
+    event = await three_questions(client, alice)
+    await move(client, alice, event["id"], move="next")
+    url = f"{EVENTS}/{event['id']}/countdown"
+    assert (await client.post(url, json={"seconds": 30}, headers=alice.auth)).status_code == 200
+    clock = install(monkeypatch, datetime.now(UTC))
+    async with client.websocket(event_live(event["id"])) as ws:
+        message = await next_json(ws, "event")
+        assert message["current"]["closed"] is False
+        clock.move(31)
+        assert await schedule.run_due() == [event["questions"][0]["poll_id"]]
+        message = await next_json(ws, "event")
+        assert message["current"]["closed"] is True and message["seq"] > event["seq"]

@@ -9,12 +9,11 @@ the new state to every phone following the event.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from webapp import clock, polls
+from webapp import clock, event_touch, polls
 from webapp.db import is_postgres, is_unique_violation, shielded, write_transaction
 from webapp.errors import Conflict, Forbidden, Invalid, NotFound
 from webapp.inputs.events import (
@@ -25,6 +24,7 @@ from webapp.inputs.events import (
     EventUpdate,
 )
 from webapp.inputs.polls import PollCreate
+from webapp.notices import event_changed
 from webapp.polls import JOIN_ALPHABET, CreatorView, PollChanges, PollView, normalize_code
 from webapp.tables import Event, EventMode, EventQuestion, Poll
 
@@ -85,23 +85,6 @@ class EventView:
 class EventPage:
     items: list[EventView]
     next_cursor: str | None
-
-
-# --- after-commit announcements ------------------------------------------------------------
-
-Listener = Callable[[int, int | None], None]  # (event id, seq; None: deleted)
-_listeners: list[Listener] = []
-
-
-def subscribe(listener: Listener) -> Callable[[], None]:
-    _listeners.append(listener)
-    return lambda: _listeners.remove(listener)
-
-
-def event_changed(event_id: int, seq: int | None) -> None:
-    """Announce a committed change to an event; listeners must not block."""
-    for listener in list(_listeners):
-        listener(event_id, seq)
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -490,11 +473,7 @@ async def step(event_id: int, user_id: int, by: int) -> EventView:
     return await go_to(event_id, user_id, target.poll_id)
 
 
-async def touch(event_id: int) -> None:
-    """A change of the current question made elsewhere (its countdown): tell the audience."""
-    async with write_transaction(("event", event_id)):
-        seq = await _bump(event_id)
-    event_changed(event_id, seq)
+touch = event_touch.touch  # a change of the current question made elsewhere
 
 
 async def _apply_window(

@@ -26,7 +26,7 @@ import contextlib
 import logging
 from datetime import datetime
 
-from webapp import clock, db, notices
+from webapp import clock, db, event_touch, notices
 from webapp.db import shielded, write_transaction
 from webapp.tables import Poll
 
@@ -47,13 +47,15 @@ NEXT_SQL = (
     f"SELECT (SELECT min(closes_at) FROM poll WHERE is_published AND {_PENDING_CLOSE}) AS c,"
     f" (SELECT min(opens_at) FROM poll WHERE is_published AND {_PENDING_OPEN}) AS o"
 )
+# The poll's new seq, and the event it is a question of (if any: its screens are told too).
+_CHANGED = "RETURNING seq, (SELECT event FROM event_question WHERE poll = poll.id) AS event"
 CLOSE_SQL = (
     "UPDATE poll SET closed_at = closes_at, seq = seq + 1"
-    f" WHERE id = {{}} AND is_published AND {_PENDING_CLOSE} AND closes_at <= {{}} RETURNING seq"
+    f" WHERE id = {{}} AND is_published AND {_PENDING_CLOSE} AND closes_at <= {{}} {_CHANGED}"
 )
 OPEN_SQL = (
     "UPDATE poll SET updated_at = opens_at, seq = seq + 1"
-    f" WHERE id = {{}} AND is_published AND {_PENDING_OPEN} AND opens_at <= {{}} RETURNING seq"
+    f" WHERE id = {{}} AND is_published AND {_PENDING_OPEN} AND opens_at <= {{}} {_CHANGED}"
 )
 
 
@@ -65,26 +67,34 @@ def _time(value: object) -> datetime | None:
 
 
 @shielded
-async def settle(poll_id: int, now: datetime) -> int | None:
-    """Close or open one poll if it is due at `now`: its new seq, or None when it was not
-    due (any more: another process may have done it)."""
+async def settle(poll_id: int, now: datetime) -> tuple[int, int | None] | None:
+    """Close or open one poll if it is due at `now`: its new seq and the event it is a
+    question of, or None when it was not due (any more: another process may have done it)."""
     async with write_transaction(queue=(Poll, poll_id)):
         rows = await Poll.raw(CLOSE_SQL, poll_id, now)
         if not rows:
             rows = await Poll.raw(OPEN_SQL, poll_id, now)
-    return int(rows[0]["seq"]) if rows else None
+    if not rows:
+        return None
+    event = rows[0]["event"]
+    return int(rows[0]["seq"]), None if event is None else int(event)
 
 
 async def run_due(now: datetime | None = None) -> list[int]:
-    """Settle every poll due at `now` (up to BATCH of them), announce each change; the ids
-    of the polls this process changed."""
+    """Settle every poll due at `now` (up to BATCH of them), announce each change (and to
+    the screens of its event, in a transaction of the event's own, as a countdown's end
+    closed by hand would be); the ids of the polls this process changed."""
     now = now or clock.now()
     changed = []
     for row in await Poll.raw(DUE_SQL, now, now):
-        seq = await settle(row["id"], now)
-        if seq is not None:
-            notices.poll_changed(row["id"], seq)
-            changed.append(row["id"])
+        settled = await settle(row["id"], now)
+        if settled is None:
+            continue
+        seq, event_id = settled
+        notices.poll_changed(row["id"], seq)
+        changed.append(row["id"])
+        if event_id is not None:
+            await event_touch.touch(event_id)
     return changed
 
 

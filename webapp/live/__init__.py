@@ -8,7 +8,7 @@ from typing import Any
 from jinja2 import Environment
 from quart import Quart
 
-from webapp import events, notices
+from webapp import notices
 from webapp.config import Settings
 from webapp.db import is_postgres_url
 from webapp.live.event_snapshots import EventSnapshotBuilder
@@ -101,7 +101,7 @@ class Live:
         self._unsubscribe = [
             notices.subscribe(self._on_change),
             notices.subscribe_revocations(self._on_revoked),
-            events.subscribe(self._on_event_change),
+            notices.subscribe_events(self._on_event_change),
         ]
         self.pinger.start()
         self.hub.start_heartbeats(self.heartbeat_s)
