@@ -4,7 +4,7 @@ codes, and what the domain refuses."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from tests.api.test_events import EVENTS, add_new_question, make_event
 from tests.clocks import install
 from tests.conftest import MakeMember
 from tests.helpers import next_json, vote
-from webapp import schedule
+from webapp import event_touch, notices, schedule
 from webapp.live.event_snapshots import current_poll_of
 
 
@@ -177,9 +177,39 @@ async def test_the_scheduler_closing_the_current_question_tells_the_events_scree
     assert (await client.post(url, json={"seconds": 30}, headers=alice.auth)).status_code == 200
     clock = install(monkeypatch, datetime.now(UTC))
     async with client.websocket(event_live(event["id"])) as ws:
-        message = await next_json(ws, "event")
-        assert message["current"]["closed"] is False
+        before = await next_json(ws, "event")
+        assert before["current"]["closed"] is False
         clock.move(31)
         assert await schedule.run_due() == [event["questions"][0]["poll_id"]]
-        message = await next_json(ws, "event")
-        assert message["current"]["closed"] is True and message["seq"] > event["seq"]
+        after = await next_json(ws, "event")
+        assert after["current"]["closed"] is True and after["seq"] == before["seq"] + 1
+
+
+async def test_an_event_the_scheduler_could_not_tell_is_told_by_its_next_round(
+    client: Client, make_member: MakeMember, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The question is closed and will not be due again; the event's own transaction
+    failed (the database went away between the two): the next round tells it."""
+    alice = await make_member("alice")
+    event = await three_questions(client, alice)
+    await move(client, alice, event["id"], move="next")
+    url = f"{EVENTS}/{event['id']}/countdown"
+    assert (await client.post(url, json={"seconds": 30}, headers=alice.auth)).status_code == 200
+    install(monkeypatch, datetime.now(UTC) + timedelta(seconds=31))
+    told: list[int] = []
+    unsubscribe = notices.subscribe_events(lambda event_id, _seq: told.append(event_id))
+    touch = event_touch.touch
+
+    async def down(event_id: int) -> None:
+        raise ConnectionError("the database went away")
+
+    try:
+        monkeypatch.setattr(event_touch, "touch", down)
+        assert await schedule.run_due() == [event["questions"][0]["poll_id"]]
+        assert told == []
+        monkeypatch.setattr(event_touch, "touch", touch)
+        assert await schedule.run_due() == []  # the poll is done; the event is told now
+        assert told == [event["id"]]
+        assert await schedule.run_due() == [] and told == [event["id"]]  # once
+    finally:
+        unsubscribe()

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from webapp import notices
-from webapp.db import write_transaction
+from webapp.db import shielded, write_transaction
 from webapp.tables import Event
 
 
+@shielded
 async def touch(event_id: int) -> None:
     """Move the event's seq, in a transaction of its own, and announce it (nothing when the
     event is gone meanwhile)."""

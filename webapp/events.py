@@ -2,8 +2,8 @@
 
 An event owns an ordered list of questions (polls of its owner; a poll is in at most one
 event) and names which one is current. Every change bumps the event's `seq` and is announced
-after commit (`subscribe`), as poll changes are through webapp.notices: the live layer pushes
-the new state to every phone following the event.
+after commit (webapp.notices `event_changed`), as poll changes are: the live layer pushes the
+new state to every phone following the event.
 """
 
 from __future__ import annotations

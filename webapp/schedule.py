@@ -86,6 +86,8 @@ async def run_due(now: datetime | None = None) -> list[int]:
     closed by hand would be); the ids of the polls this process changed."""
     now = now or clock.now()
     changed = []
+    for untold in list(_untold):  # from a round whose event transaction failed
+        await _tell(untold)
     for row in await Poll.raw(DUE_SQL, now, now):
         settled = await settle(row["id"], now)
         if settled is None:
@@ -94,8 +96,23 @@ async def run_due(now: datetime | None = None) -> list[int]:
         notices.poll_changed(row["id"], seq)
         changed.append(row["id"])
         if event_id is not None:
-            await event_touch.touch(event_id)
+            _untold.add(event_id)
+            await _tell(event_id)
     return changed
+
+
+# Events whose question this process closed or opened, not told yet: the poll will not be
+# due again, so a failed telling is retried by the next rounds.
+_untold: set[int] = set()
+
+
+async def _tell(event_id: int) -> None:
+    try:
+        await event_touch.touch(event_id)
+    except Exception:
+        log.warning("scheduler: could not tell event %s's screens; retrying", event_id)
+        return
+    _untold.discard(event_id)
 
 
 async def next_due() -> datetime | None:

@@ -12,7 +12,16 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.helpers import until
-from webapp.live.hub import Format, Hub, Messages, Sink, Snapshot
+from webapp.live.hub import (
+    RETRY_MAX_S,
+    RETRY_MIN_S,
+    Format,
+    Hub,
+    Messages,
+    PollChannel,
+    Sink,
+    Snapshot,
+)
 
 INTERVAL = 0.05
 
@@ -564,3 +573,28 @@ async def test_a_failed_load_after_an_unknown_change_does_not_say_the_poll_is_de
     assert not [kind for kind, _ in received if kind in ("deleted", "close")]
     assert not task.done()
     await stop(task)
+
+
+async def test_viewer_counts_still_go_out_while_loads_fail(hub: Hub, source: Source) -> None:
+    first, first_task = await watch(hub)
+    second, second_task = await watch(hub)
+    await until(lambda: ("viewers", "2") in first, "both counted")
+    source.seq, source.failing = 1, 1_000_000  # down for the rest of the test
+    hub.changed(1, 1)
+    await until(lambda: source.loads >= 4, "loads fail")
+    await stop(second_task)
+    await until(lambda: first[-1:] == [("viewers", "1")], "the count moves anyway")
+    assert results(first) == ["results:0"]  # nothing stale or invented meanwhile
+    await stop(first_task)
+
+
+def test_the_wait_between_failed_loads_doubles_to_a_cap_whatever_the_interval() -> None:
+    """From RETRY_MIN_S even with an interval of 0 (no tight loop on a database that is
+    down), doubling, then RETRY_MAX_S however long the outage lasts (no overflow)."""
+    for interval in (0.0, INTERVAL):
+        hub = Hub(Source().load, PlainMessages(), interval)
+        channel = PollChannel()
+        waits = [hub._retry_later(1, channel) for _ in range(5000)]
+        assert waits[0] == 2 * max(RETRY_MIN_S, interval)
+        assert waits[1] == 2 * waits[0] and waits == sorted(waits)
+        assert waits[-1] == RETRY_MAX_S

@@ -34,7 +34,8 @@ HEARTBEAT_TICK = 0.1  # seconds between two slices of a round of heartbeats
 # this many polls at once (webapp/live/__init__.py answers reads from it).
 READ_TTL_S = 10.0
 MAX_READ_CHANNELS = 1000
-# The longest wait between two attempts to load a poll whose load failed (the database down).
+# The waits between two attempts to load a poll whose load failed (the database down).
+RETRY_MIN_S = 0.05
 RETRY_MAX_S = 5.0
 # The order a viewer's pending messages go out in: the poll's text before the counts it
 # labels, a heartbeat last (any message already proves the connection is alive).
@@ -246,7 +247,10 @@ class Hub:
             snapshot = channel.snapshot
             heard = channel.changes
             # Load afresh when a reload is pending: the cache may predate the latest change.
-            if snapshot is None or channel.results_dirty or not snapshot.covers(user_id):
+            # Or when the last load failed and the snapshot misses a change heard of.
+            missed = channel.failed_loads > 0 and channel.reflected != channel.changes
+            stale = channel.results_dirty or missed
+            if snapshot is None or stale or not snapshot.covers(user_id):
                 snapshot = await self._load(poll_id, channel.user_ids())
             if snapshot is None:  # deleted since the connection was checked
                 viewer.offer("deleted", self._messages.deleted(fmt))
@@ -380,6 +384,7 @@ class Hub:
     async def _flush(self, poll_id: int, channel: PollChannel) -> None:
         try:
             while channel.results_dirty or channel.viewers_dirty:
+                wait = self._interval
                 if channel.results_dirty:
                     channel.results_dirty = False
                     heard = channel.changes
@@ -388,16 +393,16 @@ class Hub:
                     except Exception:
                         if channel.failed_loads == 0:
                             log.exception("could not load poll %s for viewers: retrying", poll_id)
-                        await self._retry_later(poll_id, channel)
-                        continue
-                    if channel.failed_loads:
-                        log.info("loaded poll %s again for viewers", poll_id)
-                        channel.failed_loads = 0
-                    if snapshot is None:
-                        self._delete(channel)
-                        return
-                    if await self._deliver(channel, snapshot):
-                        channel.reflected = max(channel.reflected, heard)
+                        wait = self._retry_later(poll_id, channel)
+                    else:
+                        if channel.failed_loads:
+                            log.info("loaded poll %s again for viewers", poll_id)
+                            channel.failed_loads = 0
+                        if snapshot is None:
+                            self._delete(channel)
+                            return
+                        if await self._deliver(channel, snapshot):
+                            channel.reflected = max(channel.reflected, heard)
                 now = asyncio.get_running_loop().time()
                 if (
                     channel.viewers_dirty
@@ -414,20 +419,22 @@ class Hub:
                         viewer.offer("viewers", built[viewer.fmt])
 
                     await _each(channel, offer_count)
-                await asyncio.sleep(self._interval)
+                await asyncio.sleep(wait)
         finally:
             channel.flusher = None
             self._drop_if_idle(poll_id, channel)
 
-    async def _retry_later(self, poll_id: int, channel: PollChannel) -> None:
-        """After a failed load: the change is still to be delivered, so load again after a
-        wait that doubles with each failure in a row (up to RETRY_MAX_S), for as long as
-        viewers (or reads) still want the poll. Meanwhile they keep what they have, and reads
-        go to the database (the snapshot does not reflect every change heard of)."""
+    def _retry_later(self, poll_id: int, channel: PollChannel) -> float:
+        """After a failed load: the change is still to be delivered, so load again (for as
+        long as viewers or reads still want the poll) after the wait returned, which doubles
+        with each failure in a row, from RETRY_MIN_S up to RETRY_MAX_S. Meanwhile they keep
+        what they have (viewer counts still go out), and reads go to the database (the
+        snapshot does not reflect every change heard of)."""
         channel.failed_loads += 1
         if channel.viewers or poll_id in self._reading:
             channel.results_dirty = True
-        await asyncio.sleep(min(RETRY_MAX_S, self._interval * 2**channel.failed_loads))
+        doubled = max(RETRY_MIN_S, self._interval) * 2 ** min(channel.failed_loads, 10)
+        return float(min(RETRY_MAX_S, doubled))
 
     async def _deliver(self, channel: PollChannel, snapshot: Snapshot) -> bool:
         """Send a newer snapshot to every viewer; False when it was older than the one held."""
