@@ -12,12 +12,19 @@ from webapp.db import shielded, write_transaction
 from webapp.tables import Event
 
 
+async def bump(event_id: int, values: dict[Any, Any] | None = None) -> int | None:
+    """Move the event's seq (and set these other columns) in the caller's transaction: the
+    new seq, None when the event is gone."""
+    changes = {**(values or {}), Event.seq: Event.seq + 1, Event.updated_at: datetime.now(UTC)}
+    rows = await Event.update(changes).where(Event.id == event_id).returning(Event.seq)
+    return int(rows[0]["seq"]) if rows else None
+
+
 @shielded
 async def touch(event_id: int) -> None:
     """Move the event's seq, in a transaction of its own, and announce it (nothing when the
     event is gone meanwhile)."""
     async with write_transaction(("event", event_id)):
-        values: dict[Any, Any] = {Event.seq: Event.seq + 1, Event.updated_at: datetime.now(UTC)}
-        rows = await Event.update(values).where(Event.id == event_id).returning(Event.seq)
-    if rows:
-        notices.event_changed(event_id, int(rows[0]["seq"]))
+        seq = await bump(event_id)
+    if seq is not None:
+        notices.event_changed(event_id, seq)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from webapp import clock, event_touch, polls
@@ -238,9 +238,10 @@ async def _lock(event_id: int, user_id: int) -> dict[str, Any]:
 
 
 async def _bump(event_id: int, values: dict[Any, Any] | None = None) -> int:
-    values = {**(values or {}), Event.seq: Event.seq + 1, Event.updated_at: datetime.now(UTC)}
-    rows = await Event.update(values).where(Event.id == event_id).returning(Event.seq)
-    return int(rows[0]["seq"])
+    """The locked event's new seq (webapp/event_touch.py)."""
+    seq = await event_touch.bump(event_id, values)
+    assert seq is not None, "the event is locked in this transaction"
+    return seq
 
 
 async def _check_polls(poll_ids: list[int], user_id: int) -> None:
@@ -473,9 +474,6 @@ async def step(event_id: int, user_id: int, by: int) -> EventView:
     return await go_to(event_id, user_id, target.poll_id)
 
 
-touch = event_touch.touch  # a change of the current question made elsewhere
-
-
 async def _apply_window(
     event_id: int,
     user_id: int,
@@ -547,7 +545,7 @@ async def start_countdown(event_id: int, user_id: int, seconds: int) -> EventVie
     if event.closes_at is not None:
         end = min(end, event.closes_at)  # never past the event's own close
     await polls.schedule_poll(current.poll_id, user_id, closes_at=end)
-    await touch(event_id)
+    await event_touch.touch(event_id)
     return await get_event(event_id, user_id)
 
 
@@ -558,5 +556,5 @@ async def reset_current(event_id: int, user_id: int) -> EventView:
     if event.current_poll_id is None:
         raise Conflict("No question is current: move to one first.")
     await polls.reset_results(event.current_poll_id, user_id)
-    await touch(event_id)
+    await event_touch.touch(event_id)
     return event

@@ -81,7 +81,6 @@ LOCKED_SQL = (
 LOCK_SQL = "SELECT id FROM poll WHERE id = {} FOR NO KEY UPDATE"
 DELETE_SQL = 'DELETE FROM vote WHERE "user" = {} AND "option" = {}'
 COUNT_SQL = "UPDATE poll_option SET votes = votes + {} WHERE id = {}"
-FINISH_SQL = "UPDATE poll SET seq = seq + 1, voters = voters + {} WHERE id = {} RETURNING seq"
 # A voter's ballot: opened with their first vote in a poll, closed when they withdraw the last.
 OPEN_BALLOTS_SQL = (
     'INSERT INTO ballot (poll, "user", kind, device, network, created_at) VALUES {rows}'
@@ -93,6 +92,7 @@ ADD_VOTES_SQL = 'INSERT INTO vote ("user", "option", poll, single_choice, create
 FINISH_BATCH_SQL = (
     "UPDATE poll SET seq = seq + {}, voters = voters + {} WHERE id = {} RETURNING seq"
 )
+FINISH_SQL = FINISH_BATCH_SQL.format("1", "{}", "{}")  # one change
 # On PostgreSQL a batch's new votes go in one round trip: its ballots, its vote rows, the
 # options' counts and the poll's seq (SQLite has no data-modifying WITH: one by one there).
 COUNT_BATCH_PG_SQL = (

@@ -10,7 +10,7 @@ from typing import Any
 from quart import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from webapp import event_exports, events, polls
+from webapp import event_exports, event_touch, events, polls
 from webapp.accounts import Account
 from webapp.callers import session_account
 from webapp.clients import limit
@@ -201,7 +201,7 @@ async def close_current(event_id: int) -> Any:
     """Stop voting on the current question."""
     me, _event, poll_id = await _current(event_id)
     await polls.update_poll(poll_id, me.id, PollChanges(closed=True))
-    await events.touch(event_id)
+    await event_touch.touch(event_id)
     return _back(event_id, (await request.form).get("return_to"))
 
 
